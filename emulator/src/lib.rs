@@ -1,0 +1,16 @@
+//! alien-emulator: the engine behind the `alien` command.
+//!
+//! - [`stack`]: the upstream Alien stack model and its loaders (JSON, `alien.ts`, `alien.js`).
+//! - [`profile`]: one data table per platform, each value with its source.
+//! - [`preflight`]: the per-platform checks behind `alien check`.
+//! - [`cron`]: cron dialects (unix-cron, EventBridge, Dapr, the Local `cron` crate).
+//! - [`clock`]: the system clock and the virtual clock every timer goes through.
+
+pub mod clock;
+pub mod cron;
+pub mod platform;
+pub mod preflight;
+pub mod profile;
+pub mod stack;
+
+pub use platform::Platform;

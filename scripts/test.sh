@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The project's test command (README "Test"): installs what the tests need, then runs
+# formatting, lints and the whole test suite. Works on a fresh machine of the `rust` kind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The real npm @alienplatform/core for the golden stack tests, outside the repository.
+core_dir="${ALIEN_CORE_DIR:-${TMPDIR:-/tmp}/alien-emulator-core}"
+bash scripts/install-alien-core.sh "$core_dir"
+export ALIEN_CORE_MODULES="$core_dir/node_modules"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi

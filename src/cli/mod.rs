@@ -1,0 +1,59 @@
+//! Argument parsing and dispatch. Each subcommand parses, calls the library, renders.
+
+mod check;
+mod profile;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a failed check or expectation.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code for input that cannot be used (unreadable file, parse error, bad spec).
+pub const EXIT_UNUSABLE_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alien",
+    version,
+    about = "Check, simulate and emulate Alien stacks locally"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Per-platform preflight of a stack (alien.ts, alien.js, a stack JSON or a directory).
+    Check(check::CheckArgs),
+    /// Show a platform profile: every value with its source.
+    Profile(profile::ProfileArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Profile(args) => profile::run(args),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`alien profile | head`) ends the output quietly instead
+/// of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to stdout: {err}");
+        }
+    }
+}
+
+/// Today's date in UTC: undated profile specs use the limits in force today.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
