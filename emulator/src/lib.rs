@@ -8,9 +8,11 @@
 
 pub mod clock;
 pub mod cron;
+pub mod engine;
 pub mod platform;
 pub mod preflight;
 pub mod profile;
+pub mod scenario;
 pub mod stack;
 
 pub use platform::Platform;

@@ -2,6 +2,7 @@
 
 mod check;
 mod profile;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -29,12 +30,15 @@ enum Command {
     Check(check::CheckArgs),
     /// Show a platform profile: every value with its source.
     Profile(profile::ProfileArgs),
+    /// Run scenario files in virtual time on each platform and check their expectations.
+    Simulate(simulate::SimulateArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
 
@@ -46,10 +50,9 @@ pub fn emit(text: &str) {
     if let Err(err) = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
     {
-        if err.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing to stdout: {err}");
-        }
+        eprintln!("error: writing to stdout: {err}");
     }
 }
 

@@ -86,6 +86,15 @@ impl<K> VirtualClock<K> {
         Some(self.advance_to(next))
     }
 
+    /// Pops the earliest timer whose deadline is at or before `until`, moving `now` to its
+    /// deadline (never backward). The engine's event loop: it handles each timer with full
+    /// access to its own state, so a handler may cancel timers due at the same instant.
+    pub fn pop_next(&mut self, until: DateTime<Utc>) -> Option<Fired<K>> {
+        let next = self.timers.next_deadline().filter(|d| *d <= until)?;
+        self.now = self.now.max(next);
+        self.timers.pop_next_due(self.now)
+    }
+
     /// Fires timers one at a time until none is pending, moving `now` to each deadline
     /// before calling `handler`, which may schedule or cancel timers. Returns how many fired.
     ///

@@ -269,7 +269,7 @@ pub fn ineffective_settings(ctx: &Ctx) -> Vec<Diagnostic> {
         }
         let ignored = matches!(
             worker_profile.concurrency.value,
-            ConcurrencyModel::FixedReplicas { .. } | ConcurrencyModel::Unlimited
+            ConcurrencyModel::FixedReplicas { .. } | ConcurrencyModel::SingleProcess
         );
         if let Some(limit) = worker.concurrency_limit.filter(|_| ignored) {
             out.push(Diagnostic::warning(

@@ -27,6 +27,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 Some(900),
                 "seed 001 Limits (Lambda: 15 min); upstream-stack-and-limits.md §3.6 item 5",
             ),
+            timeout_enforced: src(
+                true,
+                "upstream-cloud-semantics.md §3.1 (Lambda Timeout = timeoutSeconds)",
+            ),
             sync_request_max_bytes: src(
                 Some(6 * 1024 * 1024),
                 "seed 001 Limits (Lambda: 6 MB sync)",
@@ -125,6 +129,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 Redelivery::AfterLease,
                 "upstream-cloud-semantics.md §4.2 (invocation error → visible again after the visibility timeout)",
             ),
+            lease_renewed_while_running: src(
+                false,
+                "[platform knowledge] Lambda event source mappings do not extend SQS visibility",
+            ),
             retention_seconds: src(
                 Some(345_600),
                 "upstream-stack-and-limits.md §6.2 (4 days, CloudFormation/Terraform and SQS default)",
@@ -178,6 +186,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             trigger_events: src(
                 TriggerEvents::Any,
                 "upstream-stack-and-limits.md §5.6 (other → s3:{other})",
+            ),
+            ignores_staging_keys: src(
+                false,
+                "upstream-cloud-semantics.md §5.1 (whole bucket, no filter)",
             ),
             failure_retries: src(
                 StorageRetry::AsyncRetries { retries: 2 },

@@ -28,6 +28,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 None,
                 "seed 001 Limits (Container Apps: varies); upstream-cloud-semantics.md §3.1 (timeout not mapped)",
             ),
+            timeout_enforced: src(
+                false,
+                "upstream-cloud-semantics.md §3.1 (timeoutSeconds not mapped to any Azure setting; env only)",
+            ),
             sync_request_max_bytes: src(None, "seed 001 Limits (Container Apps: varies)"),
             sync_response_max_bytes: src(None, "seed 001 Limits (Container Apps: varies)"),
             async_request_max_bytes: src(
@@ -105,6 +109,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 Redelivery::Immediate,
                 "upstream-cloud-semantics.md §4.2 (non-2xx → Dapr abandons → DeliveryCount++)",
             ),
+            lease_renewed_while_running: src(
+                true,
+                "upstream-cloud-semantics.md §13 item 2 (Dapr renews the lock every 20 s, lockRenewalInSec 20)",
+            ),
             retention_seconds: src(
                 None,
                 "upstream-cloud-semantics.md §4.1 (TTL: provider default)",
@@ -155,6 +163,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                     allowed: vec!["created", "deleted", "tierChanged"],
                 },
                 "upstream-stack-and-limits.md §5.6 (Azure: error for any other event)",
+            ),
+            ignores_staging_keys: src(
+                false,
+                "upstream-cloud-semantics.md §5.1 (container subject filter only)",
             ),
             failure_retries: src(
                 StorageRetry::AsQueue,

@@ -24,6 +24,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-stack-and-limits.md §3.3.1 (WorkerMemoryCheck, GCP; CLOUD_RUN_GEN2_MIN_MEMORY_MB = 512)",
             ),
             execution_cap_seconds: src(Some(3600), "seed 001 Limits (Cloud Run: 60 min)"),
+            timeout_enforced: src(
+                true,
+                "upstream-cloud-semantics.md §3.1 (revision timeout = timeoutSeconds)",
+            ),
             sync_request_max_bytes: src(
                 Some(32 * 1024 * 1024),
                 "seed 001 Limits (Cloud Run: 32 MB)",
@@ -50,8 +54,11 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-runtime-and-bindings.md §5.4 (budget = worker timeout)",
             ),
             concurrency: src(
-                ConcurrencyModel::MaxInstances { per_instance: 1000 },
-                "upstream-cloud-semantics.md §3.1 (max_instance_count = limit; per-instance concurrency 1000)",
+                ConcurrencyModel::MaxInstances {
+                    per_instance: 1000,
+                    default_max: 100,
+                },
+                "upstream-cloud-semantics.md §3.1 (max_instance_count = limit; per-instance concurrency 1000); [platform knowledge] Cloud Run default max instances 100",
             ),
             cold_start_ms: src(
                 Some((1000, 2000)),
@@ -107,6 +114,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 Redelivery::Immediate,
                 "upstream-cloud-semantics.md §4.2 (500 → Pub/Sub redelivers with no retry policy, immediately)",
             ),
+            lease_renewed_while_running: src(
+                false,
+                "upstream-cloud-semantics.md §4.2 (push: a handler past the ack deadline is redelivered)",
+            ),
             retention_seconds: src(
                 Some(604_800),
                 "upstream-cloud-semantics.md §4.1 (subscription retention default 7 days)",
@@ -152,6 +163,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             trigger_events: src(
                 TriggerEvents::Any,
                 "upstream-stack-and-limits.md §5.6 (other → passthrough)",
+            ),
+            ignores_staging_keys: src(
+                false,
+                "upstream-cloud-semantics.md §5.1 (object_name_prefix None)",
             ),
             failure_retries: src(
                 StorageRetry::AsQueue,

@@ -25,6 +25,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 None,
                 "upstream-cloud-semantics.md §3.1 (timeout only as env)",
             ),
+            timeout_enforced: src(
+                false,
+                "upstream-cloud-semantics.md §3.1 (timeout only as env)",
+            ),
             sync_request_max_bytes: src(None, "upstream-cloud-semantics.md §3.2 (none set)"),
             sync_response_max_bytes: src(None, "upstream-cloud-semantics.md §3.2 (none set)"),
             async_request_max_bytes: src(
@@ -90,6 +94,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-stack-and-limits.md §6.3 (binding receive competes)",
             ),
             failure_redelivery: src(Redelivery::AfterLease, "upstream-stack-and-limits.md §6.3"),
+            lease_renewed_while_running: src(
+                false,
+                "upstream-stack-and-limits.md §6.3 (binding lease)",
+            ),
             retention_seconds: src(
                 None,
                 "upstream-stack-and-limits.md §2.2 (set by the external queue)",
@@ -124,6 +132,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             ),
             event_type_casing: src(EventCasing::CamelCase, NOT_WIRED),
             trigger_events: src(TriggerEvents::FiresOnly { firing: vec![] }, NOT_WIRED),
+            ignores_staging_keys: src(false, "upstream-stack-and-limits.md §2.3 (not wired)"),
             failure_retries: src(StorageRetry::None, NOT_WIRED),
         },
         cron: CronProfile {
@@ -156,8 +165,9 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 RestartPolicy::CrashLoopBackOff {
                     initial: 10,
                     max: 300,
+                    reset_after: 600,
                 },
-                "[platform knowledge] kubelet CrashLoopBackOff 10 s doubling to 5 min; upstream-cloud-semantics.md §7 (restartPolicy Always)",
+                "[platform knowledge] kubelet CrashLoopBackOff 10 s doubling to 5 min, reset after 10 min running; upstream-cloud-semantics.md §7 (restartPolicy Always)",
             ),
             default_stop_grace_seconds: src(
                 30,

@@ -26,6 +26,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 None,
                 "upstream-cloud-semantics.md §0b Local (timeout not enforced)",
             ),
+            timeout_enforced: src(
+                false,
+                "upstream-cloud-semantics.md §0b Local (memory, timeout and concurrency not enforced)",
+            ),
             sync_request_max_bytes: src(
                 None,
                 "upstream-runtime-and-bindings.md §2.8 (plain HTTP proxy)",
@@ -61,7 +65,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-runtime-and-bindings.md §2.8 (budget = ALIEN_WORKER_TIMEOUT_SECONDS)",
             ),
             concurrency: src(
-                ConcurrencyModel::Unlimited,
+                ConcurrencyModel::SingleProcess,
                 "upstream-stack-and-limits.md §6.1 (concurrencyLimit ignored on Local)",
             ),
             cold_start_ms: src(None, "upstream-cloud-semantics.md §3.1 (always running)"),
@@ -102,6 +106,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             failure_redelivery: src(
                 Redelivery::AfterLease,
                 "upstream-runtime-and-bindings.md §4.4 (no ack, no nack → after the 30 s lease)",
+            ),
+            lease_renewed_while_running: src(
+                false,
+                "upstream-cloud-semantics.md §13 item 3 (the lease is not linked to the handler)",
             ),
             retention_seconds: src(None, "upstream-stack-and-limits.md §6.4 (no retention)"),
             max_deliveries: src(
@@ -148,6 +156,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 },
                 "upstream-stack-and-limits.md §5.6 (Local: other events never fire)",
             ),
+            ignores_staging_keys: src(
+                true,
+                "upstream-cloud-semantics.md §5.1 (staging files key#N ignored)",
+            ),
             failure_retries: src(
                 StorageRetry::None,
                 "upstream-runtime-and-bindings.md §4.4 (failures logged, no retry)",
@@ -192,8 +204,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 RestartPolicy::ExponentialSeconds {
                     base: 2,
                     max_attempts: 10,
+                    ready_check_seconds: 5,
+                    startup_check_ms: 50,
                 },
-                "upstream-runtime-and-bindings.md §4.2 (MAX_RETRIES = 10, delay 2^attempt s)",
+                "upstream-runtime-and-bindings.md §4.2 (Ready re-check every 5 s; a start fails if the process exited within 50 ms; MAX_RETRIES = 10, delay 2^attempt s)",
             ),
             default_stop_grace_seconds: default_stop_grace(),
             source_code_supported: src(

@@ -29,6 +29,8 @@ pub struct WorkerProfile {
     pub memory: Sourced<MemoryRule>,
     /// The platform's own execution cap, beyond Alien's 1..=3600 (`None` = no lower cap).
     pub execution_cap_seconds: Sourced<Option<u32>>,
+    /// Whether the platform itself stops an invocation at `timeoutSeconds`.
+    pub timeout_enforced: Sourced<bool>,
     /// Maximum synchronous request body (HTTP and worker-to-worker), in bytes.
     pub sync_request_max_bytes: Sourced<Option<u64>>,
     /// Maximum synchronous response body, in bytes.
@@ -102,14 +104,15 @@ pub enum CommandTimeout {
 pub enum ConcurrencyModel {
     /// Lambda reserved concurrency: requests past the limit are throttled (429).
     ReservedConcurrency { default_limit: u32 },
-    /// Cloud Run max instances, each serving up to `per_instance` requests at once.
-    MaxInstances { per_instance: u32 },
+    /// Cloud Run max instances (`default_max` when unset), each serving up to `per_instance`
+    /// requests at once.
+    MaxInstances { per_instance: u32, default_max: u32 },
     /// Container Apps max replicas (`default_max` when unset).
     MaxReplicas { default_max: u32 },
     /// A fixed number of replicas; `concurrencyLimit` is ignored.
     FixedReplicas { replicas: u32 },
-    /// Not enforced.
-    Unlimited,
+    /// One local process; `concurrencyLimit` is not enforced.
+    SingleProcess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -164,6 +167,9 @@ pub struct QueueProfile {
     /// The service's own message size limit.
     pub service_message_max_bytes: Sourced<u64>,
     pub receive_max_batch: Sourced<u32>,
+    /// Whether the trigger keeps renewing the lease while the handler runs (Dapr renews
+    /// Service Bus locks), so only a dead consumer lets it expire.
+    pub lease_renewed_while_running: Sourced<bool>,
     /// Lease a binding `receive()` takes (`None` = the queue's visibility timeout).
     pub binding_lease_seconds: Sourced<Option<u32>>,
     pub attempt_count: Sourced<AttemptCount>,
@@ -240,6 +246,8 @@ pub struct StorageProfile {
     pub event_type_casing: Sourced<EventCasing>,
     /// Which trigger `events` strings are accepted and which fire.
     pub trigger_events: Sourced<TriggerEvents>,
+    /// Whether keys like `photo.png#1` (object_store staging files) raise no event.
+    pub ignores_staging_keys: Sourced<bool>,
     /// Extra deliveries after a failed storage event.
     pub failure_retries: Sourced<StorageRetry>,
 }
@@ -327,15 +335,21 @@ pub struct DaemonProfile {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RestartPolicy {
-    /// Relaunch after 2^attempt seconds, giving up after `max_attempts`.
+    /// Local: a daemon that exits after starting is relaunched at the controller's next
+    /// `ready_check_seconds` tick; one that dies within `startup_check_ms` of its launch is a
+    /// failed start, retried after base^attempt seconds, giving up after `max_attempts`.
     ExponentialSeconds {
         base: u32,
         max_attempts: u32,
+        ready_check_seconds: u32,
+        startup_check_ms: u32,
     },
-    /// Back-off doubling from `initial` to `max` seconds, never giving up.
+    /// Back-off doubling from `initial` to `max` seconds, never giving up; reset after the
+    /// container ran `reset_after` seconds.
     CrashLoopBackOff {
         initial: u32,
         max: u32,
+        reset_after: u32,
     },
     None,
 }

@@ -1,0 +1,83 @@
+//! Seeded faults: probabilities per kind, plus one-shot injections from a scenario timeline.
+//! Every decision draws from the simulation's seeded RNG, so a seed replays the same faults.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+/// The faults the simulator can inject (anchors.md §14 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A delivered queue message is delivered a second time.
+    DuplicateDelivery,
+    /// A successful handler's ack is lost, so the message comes back after its lease.
+    LostAck,
+    /// The handler's process dies mid-invocation.
+    HandlerCrash,
+    /// The message's lease runs out while the handler is still running.
+    LeaseExpiry,
+    /// A cron slot fires twice.
+    CronDoubleFire,
+    /// A cron slot does not fire.
+    CronSkip,
+    /// A cold start takes ten times its usual latency.
+    ColdStartSpike,
+    /// A running daemon crashes.
+    DaemonCrash,
+    /// A running daemon is sent SIGTERM (preemption).
+    DaemonSigterm,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::DuplicateDelivery => "duplicate_delivery",
+            FaultKind::LostAck => "lost_ack",
+            FaultKind::HandlerCrash => "handler_crash",
+            FaultKind::LeaseExpiry => "lease_expiry",
+            FaultKind::CronDoubleFire => "cron_double_fire",
+            FaultKind::CronSkip => "cron_skip",
+            FaultKind::ColdStartSpike => "cold_start_spike",
+            FaultKind::DaemonCrash => "daemon_crash",
+            FaultKind::DaemonSigterm => "daemon_sigterm",
+        }
+    }
+}
+
+/// Probability of each fault at each opportunity, and pending one-shot injections.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    rates: Vec<(FaultKind, f64)>,
+    armed: Vec<FaultKind>,
+}
+
+impl Faults {
+    pub fn with_rates(rates: impl IntoIterator<Item = (FaultKind, f64)>) -> Faults {
+        let mut rates: Vec<(FaultKind, f64)> = rates.into_iter().collect();
+        rates.sort_by_key(|(k, _)| *k);
+        Faults {
+            rates,
+            armed: Vec::new(),
+        }
+    }
+
+    /// Arms `kind` to fire at its next opportunity.
+    pub fn arm(&mut self, kind: FaultKind) {
+        self.armed.push(kind);
+    }
+
+    /// Whether `kind` strikes at this opportunity. An armed injection always strikes (once);
+    /// otherwise the rate is drawn from `rng` — only when a rate is set, so adding a fault
+    /// kind to a scenario does not shift the random stream of the others.
+    pub fn strikes(&mut self, kind: FaultKind, rng: &mut ChaCha8Rng) -> bool {
+        if let Some(pos) = self.armed.iter().position(|k| *k == kind) {
+            self.armed.remove(pos);
+            return true;
+        }
+        match self.rates.iter().find(|(k, _)| *k == kind) {
+            Some((_, p)) if *p > 0.0 => rng.random_bool(p.clamp(0.0, 1.0)),
+            _ => false,
+        }
+    }
+}

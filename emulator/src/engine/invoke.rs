@@ -1,0 +1,473 @@
+//! Worker invocations: instances and cold starts, concurrency slots, timeouts, the runtime's
+//! event-task cap, crashes, and scale to zero (upstream-cloud-semantics.md §3, §9).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::events::Event;
+use super::faults::FaultKind;
+use super::handler::{HandlerCtx, HandlerResult, Reply};
+use super::sim::{Invocation, InvocationEnd, Origin, Sim, Timer, Work, WorkerRt};
+use super::trace::Kind;
+use crate::profile::{CommandTimeout, ConcurrencyModel, HttpTimeout, ScaleToZero};
+
+impl Sim {
+    pub(crate) fn provision_workers(&mut self) {
+        let workers: Vec<(String, crate::stack::Worker)> = self
+            .stack
+            .workers()
+            .map(|(id, w)| (id.to_string(), w.clone()))
+            .collect();
+        for (id, w) in workers {
+            let public = w.is_public();
+            let max_instances = match self.profile.worker.concurrency.value {
+                ConcurrencyModel::ReservedConcurrency { default_limit } => {
+                    w.concurrency_limit.unwrap_or(default_limit)
+                }
+                ConcurrencyModel::MaxInstances { default_max, .. } => {
+                    w.concurrency_limit.unwrap_or(default_max)
+                }
+                ConcurrencyModel::MaxReplicas { default_max } => {
+                    w.concurrency_limit.unwrap_or(default_max)
+                }
+                ConcurrencyModel::FixedReplicas { replicas } => replicas,
+                ConcurrencyModel::SingleProcess => 1,
+            }
+            .max(1);
+            let min_instances = match self.profile.worker.scale_to_zero.value {
+                ScaleToZero::Always => 0,
+                ScaleToZero::PrivateOnly => u32::from(public),
+                ScaleToZero::Never => 1,
+            };
+            self.worker_index.insert(id.clone(), self.workers.len());
+            self.workers.push(WorkerRt {
+                id,
+                timeout: Duration::from_secs(u64::from(w.timeout_seconds)),
+                public,
+                instances: min_instances,
+                min_instances,
+                max_instances,
+                busy: 0,
+                peak: 0,
+                scale_in_pending: false,
+                pending: VecDeque::new(),
+                handler: None,
+            });
+        }
+    }
+
+    pub(crate) fn worker_idx(&self, worker: &str) -> Result<usize, super::sim::SimError> {
+        self.worker_index.get(worker).copied().ok_or_else(|| {
+            super::sim::SimError::UnknownResource {
+                kind: "worker",
+                name: worker.into(),
+            }
+        })
+    }
+
+    /// Event slots still free: the app SDK handles one task at a time per instance
+    /// (upstream-runtime-and-bindings.md §2.10), so a worker runs at most `max_instances`.
+    pub(crate) fn free_slots(&self, w: usize) -> u32 {
+        let worker = &self.workers[w];
+        worker.max_instances.saturating_sub(worker.busy)
+    }
+
+    /// Queues work for a worker and starts what fits.
+    pub(crate) fn enqueue_work(&mut self, w: usize, work: Work) {
+        self.workers[w].pending.push_back(work);
+        self.start_pending(w);
+    }
+
+    pub(crate) fn start_pending(&mut self, w: usize) {
+        while !self.is_down() {
+            let Some(front) = self.workers[w].pending.front() else {
+                break;
+            };
+            if front.scale_out && self.free_slots(w) == 0 {
+                break;
+            }
+            let work = self.workers[w].pending.pop_front().expect("front exists");
+            self.start_invocation(w, work);
+        }
+    }
+
+    /// The longest an attempt of `event` may run: the worker timeout, capped by the
+    /// platform's execution limit and, for events, by the runtime's fixed task timeout.
+    fn attempt_limit(&self, w: usize, event: &Event) -> Duration {
+        let worker = &self.workers[w];
+        let mut limit = if self.profile.worker.timeout_enforced.value {
+            worker.timeout
+        } else {
+            Duration::MAX
+        };
+        if let Some(cap) = self.profile.worker.execution_cap_seconds.value {
+            limit = limit.min(Duration::from_secs(u64::from(cap)));
+        }
+        let caps = &self.profile.worker.event_task_timeout;
+        let event_cap = match event {
+            Event::Queue(_) => Some(caps.queue_seconds.value),
+            Event::Storage(_) => Some(caps.storage_seconds.value),
+            Event::Cron(_) => Some(caps.cron_seconds.value),
+            Event::Command(_) => match self.profile.worker.command_timeout.value {
+                CommandTimeout::Fixed(s) => Some(s),
+                // The runtime's command budget is ALIEN_WORKER_TIMEOUT_SECONDS everywhere.
+                CommandTimeout::WorkerTimeout => {
+                    limit = limit.min(worker.timeout);
+                    None
+                }
+            },
+            Event::Http(_) => None,
+        };
+        if let Some(cap) = event_cap {
+            limit = limit.min(Duration::from_secs(u64::from(cap)));
+        }
+        if let Event::Command(c) = event
+            && let Some(deadline) = c.deadline
+        {
+            limit = limit.min((deadline - self.now()).to_std().unwrap_or_default());
+        }
+        limit
+    }
+
+    fn start_invocation(&mut self, w: usize, work: Work) {
+        let now = self.now();
+        let worker_id = self.workers[w].id.clone();
+        // Instance: reuse a warm one, or start one and pay its cold start.
+        let mut cold = Duration::ZERO;
+        if work.scale_out && self.workers[w].busy >= self.workers[w].instances {
+            self.workers[w].instances += 1;
+            if let (true, Some((lo, hi))) = (
+                self.config.cold_starts,
+                self.profile.worker.cold_start_ms.value,
+            ) {
+                let mut ms = self.rng.random_range(lo..=hi);
+                if self
+                    .config
+                    .faults
+                    .strikes(FaultKind::ColdStartSpike, &mut self.rng)
+                {
+                    ms *= 10;
+                    self.record(
+                        Kind::Fault,
+                        &worker_id,
+                        None,
+                        vec![("fault", "cold_start_spike".into())],
+                    );
+                }
+                cold = Duration::from_millis(u64::from(ms));
+                self.record(
+                    Kind::ColdStart,
+                    &worker_id,
+                    None,
+                    vec![("latency", super::duration_serde::format_duration(cold))],
+                );
+            }
+        }
+        let uses_slot = work.scale_out;
+        if uses_slot {
+            self.workers[w].busy += 1;
+            self.workers[w].peak = self.workers[w].peak.max(self.workers[w].busy);
+        }
+
+        let attempt = match (&work.event, &work.origin) {
+            (Event::Queue(m), _) => m.attempt_count,
+            (_, Origin::Event { attempt }) => *attempt,
+            (Event::Command(c), _) => c.attempt,
+            _ => 1,
+        };
+        if let Origin::Queue {
+            queue,
+            sub,
+            msg,
+            receipt,
+        } = work.origin
+        {
+            let queue_id = self.queues[queue].id.clone();
+            let stored_id = format!("m-{msg}");
+            let mut detail = vec![("to", worker_id.clone()), ("attempt", attempt.to_string())];
+            match &work.event {
+                // Platforms with a fresh id per delivery (Local): the subject stays the stored id.
+                Event::Queue(m) if m.id != stored_id => detail.push(("delivery_id", m.id.clone())),
+                Event::Storage(s) => detail.push(("key", s.key.clone())),
+                _ => {}
+            }
+            self.record(Kind::Delivered, &queue_id, Some(&stored_id), detail);
+            self.mark_running(queue, sub, msg, receipt, true);
+        }
+        if let Origin::Http { request } = &work.origin {
+            let gateway = self.http_limit(w);
+            let timer = Timer::HttpDeadline {
+                worker: w,
+                request: request.clone(),
+            };
+            self.schedule_in(gateway, timer);
+        }
+
+        let key = match &work.origin {
+            Origin::Queue {
+                queue, sub, msg, ..
+            } => format!("queue:{queue}:{sub}:{msg}"),
+            _ => work.event.key(),
+        };
+        let reply = self.call_handler(w, &work.event, attempt, &key);
+        let limit = self.attempt_limit(w, &work.event);
+        let crash = self
+            .config
+            .faults
+            .strikes(FaultKind::HandlerCrash, &mut self.rng);
+        let (ran, end) = if crash {
+            self.record(
+                Kind::Fault,
+                &worker_id,
+                None,
+                vec![("fault", "handler_crash".into())],
+            );
+            (reply.duration.min(limit) / 2, InvocationEnd::Crashed)
+        } else if reply.duration > limit {
+            (limit, InvocationEnd::TimedOut(limit))
+        } else {
+            let end = match reply.result {
+                HandlerResult::Ok { status, body_bytes } => {
+                    InvocationEnd::Succeeded { status, body_bytes }
+                }
+                HandlerResult::Err(message) => InvocationEnd::Failed(message),
+                HandlerResult::Crash => InvocationEnd::Crashed,
+            };
+            (reply.duration, end)
+        };
+        self.apply_delivery_faults(&work.origin, &worker_id);
+        let inv = self.next_id();
+        self.invocations.insert(
+            inv,
+            Invocation {
+                worker: w,
+                event: work.event,
+                origin: work.origin,
+                started_at: now,
+                end,
+                uses_slot,
+            },
+        );
+        self.schedule_in(cold + ran, Timer::InvocationEnd { inv });
+    }
+
+    fn call_handler(&mut self, w: usize, event: &Event, attempt: u32, key: &str) -> Reply {
+        let mut handler = self.workers[w].handler.take();
+        let reply = match handler.as_mut() {
+            Some(h) => h.handle(
+                event,
+                &mut HandlerCtx {
+                    rng: &mut self.rng,
+                    attempt,
+                    key,
+                },
+            ),
+            None => Reply::ok(Duration::ZERO),
+        };
+        self.workers[w].handler = handler;
+        reply
+    }
+
+    /// Duplicate delivery and a lease that runs out mid-handler, both at delivery time.
+    fn apply_delivery_faults(&mut self, origin: &Origin, worker: &str) {
+        let Origin::Queue {
+            queue, sub, msg, ..
+        } = *origin
+        else {
+            return;
+        };
+        if self
+            .config
+            .faults
+            .strikes(FaultKind::LeaseExpiry, &mut self.rng)
+        {
+            self.record(
+                Kind::Fault,
+                worker,
+                None,
+                vec![("fault", "lease_expiry".into())],
+            );
+            self.release(
+                queue,
+                sub,
+                msg,
+                "lease expired while the handler runs (fault)",
+            );
+        } else if self
+            .config
+            .faults
+            .strikes(FaultKind::DuplicateDelivery, &mut self.rng)
+        {
+            self.record(
+                Kind::Fault,
+                worker,
+                None,
+                vec![("fault", "duplicate_delivery".into())],
+            );
+            self.release(queue, sub, msg, "duplicate delivery (fault)");
+        }
+    }
+
+    pub(crate) fn on_invocation_end(&mut self, inv: u64) {
+        let Some(invocation) = self.invocations.remove(&inv) else {
+            return;
+        };
+        let w = invocation.worker;
+        let worker_id = self.workers[w].id.clone();
+        if invocation.uses_slot {
+            self.workers[w].busy -= 1;
+        }
+        let subject = match invocation.origin {
+            Origin::Queue { msg, .. } => format!("m-{msg}"),
+            _ => invocation_subject(&invocation.event),
+        };
+        let took = (self.now() - invocation.started_at)
+            .to_std()
+            .unwrap_or_default();
+        let took = super::duration_serde::format_duration(took);
+        let success = match &invocation.end {
+            InvocationEnd::Succeeded { .. } => {
+                self.record(
+                    Kind::Succeeded,
+                    &worker_id,
+                    Some(&subject),
+                    vec![("took", took)],
+                );
+                true
+            }
+            InvocationEnd::Failed(message) => {
+                self.record(
+                    Kind::Failed,
+                    &worker_id,
+                    Some(&subject),
+                    vec![("took", took), ("error", message.clone())],
+                );
+                false
+            }
+            InvocationEnd::TimedOut(limit) => {
+                let limit = super::duration_serde::format_duration(*limit);
+                self.record(
+                    Kind::TimedOut,
+                    &worker_id,
+                    Some(&subject),
+                    vec![("after", limit)],
+                );
+                false
+            }
+            InvocationEnd::Crashed => {
+                // The instance died with the process; the next invocation starts a new one.
+                self.workers[w].instances = self.workers[w].instances.saturating_sub(1);
+                self.record(
+                    Kind::Crashed,
+                    &worker_id,
+                    Some(&subject),
+                    vec![("took", took)],
+                );
+                false
+            }
+        };
+        match invocation.origin {
+            Origin::Queue {
+                queue,
+                sub,
+                msg,
+                receipt,
+            } => self.settle_queue(queue, sub, msg, receipt, success, &worker_id),
+            Origin::Event { attempt } => self.settle_event(w, invocation.event, attempt, success),
+            Origin::Command { command } => self.settle_command(command, &invocation.end),
+            Origin::Http { request } => self.settle_http(w, &request, &invocation.end),
+        }
+        self.schedule_idle_check(w);
+        self.start_pending(w);
+        self.pump_consumers_of(w);
+    }
+
+    fn pump_consumers_of(&mut self, w: usize) {
+        let queues: Vec<usize> = (0..self.queues.len())
+            .filter(|&q| self.queues[q].subs.iter().any(|s| s.consumers.contains(&w)))
+            .collect();
+        for q in queues {
+            self.pump_queue(q);
+        }
+    }
+
+    fn schedule_idle_check(&mut self, w: usize) {
+        let worker = &self.workers[w];
+        if worker.instances > worker.min_instances && !worker.scale_in_pending {
+            self.workers[w].scale_in_pending = true;
+            self.schedule_in(self.config.idle_timeout, Timer::ScaleIn { worker: w });
+        }
+    }
+
+    /// Scale in: instances beyond the most that ran at once during the last idle window
+    /// stop; with no traffic at all the worker scales to its minimum (zero where it can).
+    pub(crate) fn on_scale_in(&mut self, w: usize) {
+        let worker = &mut self.workers[w];
+        worker.scale_in_pending = false;
+        let keep = worker.peak.max(worker.busy).max(worker.min_instances);
+        worker.peak = worker.busy;
+        if worker.instances > keep {
+            let stopped = worker.instances - keep;
+            worker.instances = keep;
+            let id = worker.id.clone();
+            let kind = if keep == 0 {
+                Kind::ScaledToZero
+            } else {
+                Kind::ScaledIn
+            };
+            self.record(
+                kind,
+                &id,
+                None,
+                vec![
+                    ("instances_stopped", stopped.to_string()),
+                    ("running", keep.to_string()),
+                ],
+            );
+        }
+        self.schedule_idle_check(w);
+    }
+
+    /// Storage and cron events: retried per the platform's policy.
+    fn settle_event(&mut self, w: usize, event: Event, attempt: u32, success: bool) {
+        if success {
+            return;
+        }
+        let retries = match &event {
+            Event::Cron(_) => self.profile.cron.retries.value,
+            _ => self.storage_async_retries(),
+        };
+        if attempt <= retries {
+            // [platform knowledge] Lambda retries asynchronous invocations after 1 and 2 minutes.
+            let delay = Duration::from_secs(60 * u64::from(attempt));
+            self.schedule_in(
+                delay,
+                Timer::EventRetry {
+                    worker: w,
+                    event: Box::new(event),
+                    attempt: attempt + 1,
+                },
+            );
+        }
+    }
+
+    /// The `took`/`after` text of an HTTP limit, for reasons.
+    pub(crate) fn http_limit(&self, w: usize) -> Duration {
+        match self.profile.worker.http_timeout.value {
+            HttpTimeout::Fixed(s) => Duration::from_secs(u64::from(s)),
+            HttpTimeout::WorkerTimeout => self.workers[w].timeout,
+        }
+    }
+}
+
+fn invocation_subject(event: &Event) -> String {
+    match event {
+        Event::Queue(m) => m.id.clone(),
+        Event::Storage(s) => format!("{}/{}", s.bucket, s.key),
+        Event::Cron(c) => c.scheduled_time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Event::Command(c) => c.command_id.clone(),
+        Event::Http(h) => h.request_id.clone(),
+    }
+}

@@ -1,0 +1,34 @@
+//! The deterministic simulation engine behind `alien simulate`: virtual time, a seeded RNG,
+//! one platform profile, in-process handlers, and a trace of everything that happened.
+//!
+//! ```text
+//! Sim::new(stack, profile, config)      provision queues, subscriptions, crons, daemons
+//!   .set_handler("worker", handler)     closures, Handler impls or scripted Behaviours
+//!   .send / .put_object / .invoke_http / .create_command / .downtime / .inject
+//!   .advance(duration)                  fire every timer due, in order
+//!   .trace()                            stable text and JSON
+//! ```
+
+mod commands;
+mod cron;
+mod daemon;
+pub mod duration_serde;
+mod events;
+mod faults;
+mod handler;
+mod http;
+mod invoke;
+mod kv;
+mod queues;
+mod sim;
+mod storage;
+mod trace;
+
+pub use commands::{CommandState, CommandStatus};
+pub use daemon::{DaemonBehaviour, DaemonState, DaemonStatus};
+pub use events::{CommandEvent, CronEvent, Event, HttpRequest, QueueMessage, StorageEvent};
+pub use faults::{FaultKind, Faults};
+pub use handler::{Behaviour, Handler, HandlerCtx, HandlerResult, Mode, Reply, Scripted};
+pub use queues::{QueueStats, SendVia};
+pub use sim::{DeadLetter, HttpResult, Sim, SimConfig, SimError};
+pub use trace::{Kind, Trace, TraceEvent, offset, render_line};

@@ -1,0 +1,211 @@
+//! The trace: every send, delivery, attempt, ack, failure, timeout, redelivery, dead letter,
+//! expiry, cron fire, daemon start/exit/restart and fault, with virtual timestamps. Stable
+//! text for people and snapshots; JSON for tools.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+macro_rules! kinds {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// What happened.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($variant),*
+        }
+
+        impl Kind {
+            /// The stable name used in text and JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name),*
+                }
+            }
+
+            /// Every kind, for parsing names back.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+        }
+    };
+}
+
+kinds! {
+    Sent => "sent",
+    Rejected => "rejected",
+    Delivered => "delivered",
+    Acked => "acked",
+    AckStale => "ack_stale",
+    LeaseExpired => "lease_expired",
+    DeadLettered => "dead_lettered",
+    Expired => "expired",
+    ColdStart => "cold_start",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed_out",
+    Crashed => "crashed",
+    Throttled => "throttled",
+    ScaledIn => "scaled_in",
+    ScaledToZero => "scaled_to_zero",
+    ObjectPut => "object_put",
+    ObjectDeleted => "object_deleted",
+    StorageEvent => "storage_event",
+    KvPut => "kv_put",
+    KvDeleted => "kv_deleted",
+    KvRejected => "kv_rejected",
+    CronFired => "cron_fired",
+    CronSkipped => "cron_skipped",
+    HttpRequest => "http_request",
+    HttpResponse => "http_response",
+    DaemonStarted => "daemon_started",
+    DaemonExited => "daemon_exited",
+    DaemonRestartScheduled => "daemon_restart_scheduled",
+    DaemonGaveUp => "daemon_gave_up",
+    DaemonSigterm => "daemon_sigterm",
+    DaemonKilled => "daemon_killed",
+    DaemonRefused => "daemon_refused",
+    CommandCreated => "command_created",
+    CommandDispatched => "command_dispatched",
+    CommandSucceeded => "command_succeeded",
+    CommandFailed => "command_failed",
+    CommandExpired => "command_expired",
+    CommandLeaseExpired => "command_lease_expired",
+    Fault => "fault",
+}
+
+impl Kind {
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One line of the trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceEvent {
+    /// Position in the trace.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// Milliseconds since the simulation started.
+    pub t_ms: i64,
+    pub kind: Kind,
+    /// The resource it concerns (queue, worker, bucket, daemon…).
+    pub resource: String,
+    /// The message, object, command or invocation it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `key=value` details in a fixed order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<(String, String)>,
+}
+
+impl TraceEvent {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.detail
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The whole trace of a simulation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Trace {
+    #[serde(skip)]
+    start: Option<DateTime<Utc>>,
+    events: Vec<TraceEvent>,
+}
+
+impl Trace {
+    pub fn new(start: DateTime<Utc>) -> Trace {
+        Trace {
+            start: Some(start),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        at: DateTime<Utc>,
+        kind: Kind,
+        resource: &str,
+        subject: Option<&str>,
+        detail: Vec<(&str, String)>,
+    ) {
+        let start = self.start.unwrap_or(at);
+        self.events.push(TraceEvent {
+            seq: self.events.len() as u64,
+            at,
+            t_ms: (at - start).num_milliseconds(),
+            kind,
+            resource: resource.to_string(),
+            subject: subject.map(str::to_string),
+            detail: detail
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        });
+    }
+
+    pub fn events(&self) -> &[TraceEvent] {
+        &self.events
+    }
+
+    pub fn count(&self, kind: Kind, resource: Option<&str>) -> usize {
+        self.events
+            .iter()
+            .filter(|e| e.kind == kind && resource.is_none_or(|r| e.resource == r))
+            .count()
+    }
+
+    /// The stable text form: one event per line.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            out.push_str(&render_line(e));
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn render_json(&self) -> String {
+        serde_json::to_string_pretty(&self.events).expect("trace events serialize")
+    }
+}
+
+/// `+00:00:30.000 delivered      jobs         m-1 attempt=2 to=processor`.
+pub fn render_line(e: &TraceEvent) -> String {
+    let mut line = format!(
+        "{} {:<24} {:<14}",
+        offset(e.t_ms),
+        e.kind.as_str(),
+        e.resource
+    );
+    if let Some(subject) = &e.subject {
+        let _ = write!(line, " {subject}");
+    }
+    for (k, v) in &e.detail {
+        let _ = write!(line, " {k}={v}");
+    }
+    line.trim_end().to_string()
+}
+
+/// `+HH:MM:SS.mmm`, with a day count once past 24 hours (`+2d03:00:00.000`).
+pub fn offset(t_ms: i64) -> String {
+    let sign = if t_ms < 0 { "-" } else { "+" };
+    let ms = t_ms.unsigned_abs();
+    let days = ms / 86_400_000;
+    let h = ms / 3_600_000 % 24;
+    let m = ms / 60_000 % 60;
+    let s = ms / 1000 % 60;
+    let milli = ms % 1000;
+    if days > 0 {
+        format!("{sign}{days}d{h:02}:{m:02}:{s:02}.{milli:03}")
+    } else {
+        format!("{sign}{h:02}:{m:02}:{s:02}.{milli:03}")
+    }
+}

@@ -1,0 +1,140 @@
+//! Rendering outcomes: one line per scenario × platform, failure details with the trace
+//! around the failed expectation, the per-platform diff table, and the JSON report.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::run::Outcome;
+use crate::engine::render_line;
+
+/// Trace events shown on each side of a failed expectation.
+pub const EXCERPT_RADIUS: usize = 10;
+
+/// `PASS  handler-fails-twice  aws  seed=1  (7 expectations)`.
+pub fn summary_line(outcome: &Outcome) -> String {
+    let verdict = if outcome.passed { "PASS" } else { "FAIL" };
+    let failed = outcome.failed_checks().count();
+    let total = outcome.checks.len();
+    let tail = if outcome.passed {
+        format!("{total} expectations")
+    } else {
+        format!("{failed} of {total} expectations failed")
+    };
+    format!(
+        "{verdict}  {:<40} {:<10} seed={}  {tail}",
+        outcome.scenario,
+        outcome.platform.as_str(),
+        outcome.seed
+    )
+}
+
+/// Every failed expectation with the trace lines around it.
+pub fn failure_details(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let events = outcome.trace.events();
+    for check in outcome.failed_checks() {
+        let _ = writeln!(out, "  expectation failed: {}", check.expectation);
+        let _ = writeln!(out, "    seen: {}", check.detail);
+        let _ = writeln!(
+            out,
+            "    seed: {}  (re-run with --seed {} --platform {})",
+            outcome.seed, outcome.seed, outcome.platform
+        );
+        if events.is_empty() {
+            let _ = writeln!(out, "    trace: (empty)");
+            continue;
+        }
+        let centre = check
+            .seq
+            .map_or(events.len() - 1, |s| s as usize)
+            .min(events.len() - 1);
+        let from = centre.saturating_sub(EXCERPT_RADIUS);
+        let to = (centre + EXCERPT_RADIUS + 1).min(events.len());
+        let _ = writeln!(out, "    trace (events {from}..{to} of {}):", events.len());
+        for event in &events[from..to] {
+            let marker = if event.seq as usize == centre && check.seq.is_some() {
+                ">>"
+            } else {
+                "  "
+            };
+            let _ = writeln!(out, "    {marker} {}", render_line(event));
+        }
+    }
+    out
+}
+
+/// One table per scenario: a row per metric, a column per platform. Rows whose value is `0`
+/// or `-` on every platform are left out.
+pub fn diff_table(scenario: &str, outcomes: &[&Outcome]) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    for outcome in outcomes {
+        for (name, _) in &outcome.metrics.0 {
+            if !rows.iter().any(|(n, _)| n == name) {
+                rows.push((name.clone(), Vec::new()));
+            }
+        }
+    }
+    for (name, values) in &mut rows {
+        *values = outcomes
+            .iter()
+            .map(|o| o.metrics.get(name).unwrap_or("-").to_string())
+            .collect();
+    }
+    rows.retain(|(_, values)| values.iter().any(|v| v != "0" && v != "-"));
+    let mut header = vec!["metric".to_string()];
+    header.extend(outcomes.iter().map(|o| o.platform.as_str().to_string()));
+    let mut table = vec![header];
+    table.extend(
+        rows.into_iter()
+            .map(|(name, values)| std::iter::once(name).chain(values).collect()),
+    );
+    let mut verdicts = vec!["expectations".to_string()];
+    verdicts.extend(outcomes.iter().map(|o| {
+        if o.passed {
+            "pass".to_string()
+        } else {
+            "FAIL".to_string()
+        }
+    }));
+    table.push(verdicts);
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!("{scenario}\n");
+    for (i, row) in table.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            let _ = writeln!(out, "  {}", rule.join("  "));
+        }
+    }
+    out
+}
+
+/// The `--json` report: stable field order, traces only on request.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    pub passed: bool,
+    pub runs: Vec<JsonRun<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonRun<'a> {
+    pub file: String,
+    #[serde(flatten)]
+    pub outcome: &'a Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<&'a [crate::engine::TraceEvent]>,
+}
