@@ -68,6 +68,8 @@ pub(crate) struct DaemonRt {
     pub epoch: u64,
     /// A preempted daemon (SIGTERM from the platform) is started again once it exits.
     pub restart_after_stop: bool,
+    /// When and how the last run ended.
+    pub last_exit: Option<(DateTime<Utc>, i32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +100,8 @@ pub struct DaemonStatus {
     pub running: bool,
     pub state: DaemonState,
     pub restarts: u32,
+    /// When and with which code the last run ended.
+    pub last_exit: Option<(DateTime<Utc>, i32)>,
 }
 
 impl Sim {
@@ -134,6 +138,7 @@ impl Sim {
                 failures: 0,
                 epoch: 0,
                 restart_after_stop: false,
+                last_exit: None,
             });
             if supported {
                 let d = self.daemons.len() - 1;
@@ -185,6 +190,7 @@ impl Sim {
             running: matches!(d.state, DaemonState::Running | DaemonState::Stopping),
             state: d.state,
             restarts: d.restarts,
+            last_exit: d.last_exit,
         })
     }
 
@@ -232,6 +238,30 @@ impl Sim {
                 Timer::Daemon(DaemonTimer::Poll { daemon: d, epoch }),
             );
         }
+    }
+
+    /// Starts a stopped (or given-up) daemon; a running one is left alone.
+    pub fn start_daemon_named(&mut self, id: &str) -> Result<(), SimError> {
+        let d = self.daemon_idx(id)?;
+        match self.daemons[d].state {
+            DaemonState::Refused => Err(SimError::Invalid(format!(
+                "Daemon '{id}' is not supported on platform '{}'",
+                self.profile.platform
+            ))),
+            DaemonState::Stopped | DaemonState::GaveUp => {
+                self.daemons[d].failures = 0;
+                self.start_daemon(d);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops a daemon with a given grace period instead of its configured one.
+    pub fn stop_daemon_with_grace(&mut self, id: &str, grace: Duration) -> Result<(), SimError> {
+        let d = self.daemon_idx(id)?;
+        self.daemons[d].grace = grace;
+        self.stop_daemon(id)
     }
 
     /// Crashes a running daemon now (exit code 137 unless a behaviour says otherwise).
@@ -312,6 +342,7 @@ impl Sim {
     }
 
     fn daemon_exited(&mut self, d: usize, code: i32) {
+        self.daemons[d].last_exit = Some((self.now(), code));
         let now = self.now();
         let stopping = self.daemons[d].state == DaemonState::Stopping;
         let ran = self.daemons[d]

@@ -18,6 +18,49 @@ impl Sim {
         path: &str,
         body_bytes: u64,
     ) -> Result<String, SimError> {
+        self.request(worker, method, path, body_bytes, true)
+    }
+
+    /// A worker-to-worker call (seed 000): private workers are reachable; the target's
+    /// payload limits and concurrency still apply.
+    pub fn invoke_worker(
+        &mut self,
+        worker: &str,
+        method: &str,
+        path: &str,
+        body_bytes: u64,
+    ) -> Result<String, SimError> {
+        self.request(worker, method, path, body_bytes, false)
+    }
+
+    /// Runs the simulation until `request` has an answer (at most `limit` of virtual time).
+    pub fn wait_http(
+        &mut self,
+        request: &str,
+        limit: std::time::Duration,
+    ) -> Result<HttpResult, SimError> {
+        let until =
+            self.now() + chrono::Duration::from_std(limit).unwrap_or(chrono::TimeDelta::MAX);
+        while !self.http.contains_key(request) {
+            let Some(next) = self.clock.next_deadline().filter(|d| *d <= until) else {
+                break;
+            };
+            self.run_until(next)?;
+        }
+        self.http
+            .get(request)
+            .cloned()
+            .ok_or_else(|| SimError::Invalid(format!("no answer to {request} within the limit")))
+    }
+
+    fn request(
+        &mut self,
+        worker: &str,
+        method: &str,
+        path: &str,
+        body_bytes: u64,
+        public: bool,
+    ) -> Result<String, SimError> {
         let w = self.worker_idx(worker)?;
         let request_id = format!("r-{}", self.next_id());
         self.record(
@@ -30,7 +73,7 @@ impl Sim {
                 ("bytes", body_bytes.to_string()),
             ],
         );
-        if !self.workers[w].public {
+        if public && !self.workers[w].public {
             self.finish_http(
                 &request_id,
                 worker,

@@ -19,6 +19,7 @@ mod handler;
 mod http;
 mod invoke;
 mod kv;
+mod provider;
 mod queues;
 mod sim;
 mod storage;
@@ -29,6 +30,10 @@ pub use daemon::{DaemonBehaviour, DaemonState, DaemonStatus};
 pub use events::{CommandEvent, CronEvent, Event, HttpRequest, QueueMessage, StorageEvent};
 pub use faults::{FaultKind, Faults};
 pub use handler::{Behaviour, Handler, HandlerCtx, HandlerResult, Mode, Reply, Scripted};
-pub use queues::{QueueStats, SendVia};
+pub use provider::{
+    EmulatedDaemons, EmulatedKv, EmulatedQueue, EmulatedSchedules, EmulatedStorage,
+    EmulatedWorkers, SharedSim, shared,
+};
+pub use queues::{QueueStats, Received, SendVia};
 pub use sim::{DeadLetter, HttpResult, Sim, SimConfig, SimError};
 pub use trace::{Kind, Trace, TraceEvent, offset, render_line};

@@ -111,6 +111,8 @@ pub(crate) struct Msg {
     pub enqueued_at: DateTime<Utc>,
     pub receive_count: u32,
     pub lease: Option<Lease>,
+    /// The receipt of the latest delivery (an ack with it succeeds until the next delivery).
+    pub last_receipt: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +324,10 @@ impl Sim {
 
     pub fn trace(&self) -> &Trace {
         &self.trace
+    }
+
+    pub fn stack_id(&self) -> &str {
+        &self.stack.id
     }
 
     pub fn seed(&self) -> u64 {

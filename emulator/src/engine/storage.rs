@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use alien_providers::validate::validate_storage_key;
+use alien_providers::{ObjectMeta, StorageChange, StorageChangeKind, StoredObject};
+use chrono::{DateTime, Utc};
 
 use super::events::{Event, StorageEvent};
 use super::sim::{Body, Origin, Sim, SimError, Work};
@@ -16,12 +18,19 @@ use crate::stack::{Resource, WorkerTrigger};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bucket {
     pub objects: BTreeMap<String, Object>,
+    /// Every put and delete, for the provider's change feed.
+    pub changes: Vec<StorageChange>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Object {
     pub size: u64,
     pub content_type: String,
+    /// The content, when the caller gave bytes (scenarios often give only a size).
+    pub body: Option<Vec<u8>>,
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Sim {
@@ -85,14 +94,54 @@ impl Sim {
         size: u64,
         content_type: &str,
     ) -> Result<(), SimError> {
+        self.store_object(bucket, key, size, None, content_type, BTreeMap::new())
+    }
+
+    /// Puts an object with its content and metadata; returns its etag.
+    pub fn put_object_bytes(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<String, SimError> {
+        let size = body.len() as u64;
+        self.store_object(bucket, key, size, Some(body), content_type, metadata)?;
+        Ok(self.buckets[bucket].objects[key].etag.clone())
+    }
+
+    fn store_object(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<(), SimError> {
         validate_storage_key(key)?;
-        self.bucket_mut(bucket)?.objects.insert(
+        let etag = format!("\"{:016x}\"", self.next_id());
+        let now = self.now();
+        let b = self.bucket_mut(bucket)?;
+        b.objects.insert(
             key.to_string(),
             Object {
                 size,
                 content_type: content_type.to_string(),
+                body,
+                etag: etag.clone(),
+                last_modified: now,
+                metadata,
             },
         );
+        b.changes.push(StorageChange {
+            event: StorageChangeKind::Created,
+            key: key.to_string(),
+            size: Some(size),
+            etag: Some(etag),
+            at: now,
+        });
         self.record(
             Kind::ObjectPut,
             bucket,
@@ -106,7 +155,18 @@ impl Sim {
     /// Deletes an object (missing keys succeed, as on every platform) and raises `deleted`.
     pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<(), SimError> {
         validate_storage_key(key)?;
-        let existed = self.bucket_mut(bucket)?.objects.remove(key).is_some();
+        let now = self.now();
+        let b = self.bucket_mut(bucket)?;
+        let existed = b.objects.remove(key).is_some();
+        if existed {
+            b.changes.push(StorageChange {
+                event: StorageChangeKind::Deleted,
+                key: key.to_string(),
+                size: None,
+                etag: None,
+                at: now,
+            });
+        }
         self.record(
             Kind::ObjectDeleted,
             bucket,
@@ -117,6 +177,61 @@ impl Sim {
             self.raise_storage_event(bucket, key, "deleted", 0, "");
         }
         Ok(())
+    }
+
+    /// The object with its content (zeros when it was put with a size only).
+    pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, SimError> {
+        Ok(self.head_object(bucket, key)?.map(|meta| {
+            let o = &self.buckets[bucket].objects[key];
+            StoredObject {
+                body: o.body.clone().unwrap_or_else(|| vec![0; o.size as usize]),
+                meta,
+            }
+        }))
+    }
+
+    pub fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, SimError> {
+        let b = self
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| SimError::UnknownResource {
+                kind: "storage",
+                name: bucket.into(),
+            })?;
+        Ok(b.objects.get(key).map(|o| meta(key, o)))
+    }
+
+    /// Objects under `prefix`, in key order.
+    pub fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>, SimError> {
+        let b = self
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| SimError::UnknownResource {
+                kind: "storage",
+                name: bucket.into(),
+            })?;
+        Ok(b.objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, o)| meta(k, o))
+            .collect())
+    }
+
+    /// Changes from position `from` on, and the position after them.
+    pub fn storage_changes(
+        &self,
+        bucket: &str,
+        from: usize,
+    ) -> Result<(Vec<StorageChange>, usize), SimError> {
+        let b = self
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| SimError::UnknownResource {
+                kind: "storage",
+                name: bucket.into(),
+            })?;
+        let from = from.min(b.changes.len());
+        Ok((b.changes[from..].to_vec(), b.changes.len()))
     }
 
     pub fn object_exists(&self, bucket: &str, key: &str) -> bool {
@@ -198,6 +313,17 @@ impl Sim {
             StorageRetry::AsyncRetries { retries } => retries,
             StorageRetry::AsQueue | StorageRetry::None => 0,
         }
+    }
+}
+
+fn meta(key: &str, o: &Object) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_string(),
+        size: o.size,
+        etag: o.etag.clone(),
+        last_modified: o.last_modified,
+        content_type: (!o.content_type.is_empty()).then(|| o.content_type.clone()),
+        metadata: o.metadata.clone(),
     }
 }
 
