@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod cron;
+pub mod emulate;
 pub mod engine;
 pub mod platform;
 pub mod preflight;

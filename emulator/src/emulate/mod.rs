@@ -1,0 +1,1 @@
+//! `alien emulate`: the engine in real time with real processes.
