@@ -506,3 +506,37 @@ fn kv_semantics() {
         "{err}"
     );
 }
+
+/// `alien emulate`: a real process answers later; the platform's timeout still applies and
+/// a late answer is ignored.
+#[test]
+fn external_workers_answer_through_the_outbox() {
+    use alien_emulator::engine::HandlerResult;
+    let stack = queue_stack(60, &["processor"]);
+    let mut s = sim(&stack, Platform::Aws, 1);
+    s.set_external("processor").unwrap();
+    s.send("jobs", Payload::Text("x".into()), SendVia::Binding)
+        .unwrap();
+    let first = s.take_dispatches();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].timeout, Duration::from_secs(60));
+    s.complete(first[0].invocation, HandlerResult::Err("boom".into()));
+    assert_eq!(s.trace().count(Kind::Failed, Some("processor")), 1);
+    // AWS: visible again after the 360 s visibility timeout.
+    s.advance(Duration::from_secs(359)).unwrap();
+    assert!(s.take_dispatches().is_empty());
+    s.advance(Duration::from_secs(1)).unwrap();
+    let second = s.take_dispatches();
+    assert_eq!(second.len(), 1);
+    // No answer within 60 s: timed out; the late answer changes nothing.
+    s.advance(Duration::from_secs(61)).unwrap();
+    assert_eq!(s.trace().count(Kind::TimedOut, Some("processor")), 1);
+    s.complete(
+        second[0].invocation,
+        HandlerResult::Ok {
+            status: 200,
+            body_bytes: 0,
+        },
+    );
+    assert_eq!(s.trace().count(Kind::Acked, Some("jobs")), 0);
+}

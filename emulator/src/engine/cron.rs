@@ -168,6 +168,34 @@ impl Sim {
         );
     }
 
+    /// Fires schedule trigger `index` of `worker` now (the control API's "fire a cron now").
+    pub fn fire_cron_now(
+        &mut self,
+        worker: &str,
+        index: usize,
+    ) -> Result<(), super::sim::SimError> {
+        let w = self.worker_idx(worker)?;
+        let t = (0..self.crons.len())
+            .filter(|&t| self.crons[t].worker == w)
+            .nth(index)
+            .ok_or_else(|| {
+                super::sim::SimError::Invalid(format!(
+                    "worker '{worker}' has no schedule trigger #{index}"
+                ))
+            })?;
+        let now = self.now();
+        self.fire_cron(t, now, "manual");
+        Ok(())
+    }
+
+    /// (worker, cron expression) of every schedule trigger, in stack order.
+    pub fn cron_triggers(&self) -> Vec<(String, String)> {
+        self.crons
+            .iter()
+            .map(|c| (self.workers[c.worker].id.clone(), c.expr.clone()))
+            .collect()
+    }
+
     /// Takes the host down for `duration`: no deliveries, cron slots missed. When it comes
     /// back, platforms with catch-up fire each trigger once for its missed slots.
     pub fn downtime(&mut self, duration: Duration) {

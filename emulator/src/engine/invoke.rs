@@ -9,7 +9,7 @@ use rand::Rng;
 use super::events::Event;
 use super::faults::FaultKind;
 use super::handler::{HandlerCtx, HandlerResult, Reply};
-use super::sim::{Invocation, InvocationEnd, Origin, Sim, Timer, Work, WorkerRt};
+use super::sim::{Dispatch, Invocation, InvocationEnd, Origin, Sim, Timer, Work, WorkerRt};
 use super::trace::Kind;
 use crate::profile::{CommandTimeout, ConcurrencyModel, HttpTimeout, ScaleToZero};
 
@@ -54,6 +54,7 @@ impl Sim {
                 scale_in_pending: false,
                 pending: VecDeque::new(),
                 handler: None,
+                external: false,
             });
         }
     }
@@ -211,8 +212,34 @@ impl Sim {
             } => format!("queue:{queue}:{sub}:{msg}"),
             _ => work.event.key(),
         };
-        let reply = self.call_handler(w, &work.event, attempt, &key);
         let limit = self.attempt_limit(w, &work.event);
+        if self.workers[w].external {
+            // A real process answers later through `complete`; until then the attempt's
+            // timeout is the only timer.
+            let inv = self.next_id();
+            let timer = self.schedule_in(cold + limit, Timer::InvocationEnd { inv });
+            self.outbox.push(Dispatch {
+                invocation: inv,
+                worker: worker_id,
+                event: work.event.clone(),
+                attempt,
+                timeout: limit,
+            });
+            self.invocations.insert(
+                inv,
+                Invocation {
+                    worker: w,
+                    event: work.event,
+                    origin: work.origin,
+                    started_at: now,
+                    end: InvocationEnd::TimedOut(limit),
+                    uses_slot,
+                    timer: Some(timer),
+                },
+            );
+            return;
+        }
+        let reply = self.call_handler(w, &work.event, attempt, &key);
         let crash = self
             .config
             .faults
@@ -248,9 +275,42 @@ impl Sim {
                 started_at: now,
                 end,
                 uses_slot,
+                timer: None,
             },
         );
         self.schedule_in(cold + ran, Timer::InvocationEnd { inv });
+    }
+
+    /// Marks a worker's invocations as handled by a real process: they go to the outbox
+    /// ([`Sim::take_dispatches`]) and end when [`Sim::complete`] reports the result.
+    pub fn set_external(&mut self, worker: &str) -> Result<(), super::sim::SimError> {
+        let w = self.worker_idx(worker)?;
+        self.workers[w].external = true;
+        Ok(())
+    }
+
+    /// Invocations waiting for a real process to handle them.
+    pub fn take_dispatches(&mut self) -> Vec<Dispatch> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// A real process answered `invocation`. A late answer (the attempt already timed out)
+    /// is ignored, as the platform ignores it.
+    pub fn complete(&mut self, invocation: u64, outcome: HandlerResult) {
+        let Some(inv) = self.invocations.get_mut(&invocation) else {
+            return;
+        };
+        inv.end = match outcome {
+            HandlerResult::Ok { status, body_bytes } => {
+                InvocationEnd::Succeeded { status, body_bytes }
+            }
+            HandlerResult::Err(message) => InvocationEnd::Failed(message),
+            HandlerResult::Crash => InvocationEnd::Crashed,
+        };
+        if let Some(timer) = inv.timer.take() {
+            self.clock.cancel(timer);
+        }
+        self.on_invocation_end(invocation);
     }
 
     fn call_handler(&mut self, w: usize, event: &Event, attempt: u32, key: &str) -> Reply {

@@ -34,6 +34,6 @@ pub use provider::{
     EmulatedDaemons, EmulatedKv, EmulatedQueue, EmulatedSchedules, EmulatedStorage,
     EmulatedWorkers, SharedSim, shared,
 };
-pub use queues::{QueueStats, Received, SendVia};
-pub use sim::{DeadLetter, HttpResult, Sim, SimConfig, SimError};
+pub use queues::{Peeked, QueueStats, Received, SendVia};
+pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
 pub use trace::{Kind, Trace, TraceEvent, offset, render_line};

@@ -773,3 +773,47 @@ impl Sim {
         Ok(self.queues[q].subs[self.binding_sub(q)].lease)
     }
 }
+
+/// A message seen without consuming it (the control API's peek).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Peeked {
+    pub id: String,
+    pub subscription: String,
+    pub payload: Option<Payload>,
+    pub receive_count: u32,
+    pub enqueued_at: chrono::DateTime<chrono::Utc>,
+    pub leased: bool,
+}
+
+impl Sim {
+    /// Every message held by `queue`, per subscription, without leasing anything.
+    pub fn peek(&self, queue: &str) -> Result<Vec<Peeked>, SimError> {
+        let q = self.queue_idx(queue)?;
+        Ok(self.queues[q]
+            .subs
+            .iter()
+            .flat_map(|sub| {
+                sub.msgs.values().map(move |m| Peeked {
+                    id: m.id.clone(),
+                    subscription: sub.name.clone(),
+                    payload: match &m.body {
+                        Body::Payload(p) => Some(p.clone()),
+                        Body::Storage(_) => None,
+                    },
+                    receive_count: m.receive_count,
+                    enqueued_at: m.enqueued_at,
+                    leased: m.lease.is_some(),
+                })
+            })
+            .collect())
+    }
+
+    /// Queue ids of the stack.
+    pub fn queue_names(&self) -> Vec<String> {
+        self.queues
+            .iter()
+            .filter(|q| !q.internal)
+            .map(|q| q.id.clone())
+            .collect()
+    }
+}

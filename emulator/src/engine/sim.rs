@@ -195,6 +195,8 @@ pub(crate) struct WorkerRt {
     pub scale_in_pending: bool,
     pub pending: VecDeque<Work>,
     pub handler: Option<Box<dyn Handler>>,
+    /// Handled by a real process through the outbox.
+    pub external: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +215,19 @@ pub(crate) struct Invocation {
     pub started_at: DateTime<Utc>,
     pub end: InvocationEnd,
     pub uses_slot: bool,
+    /// The timeout timer of an attempt handled by a real process.
+    pub timer: Option<TimerId>,
+}
+
+/// An attempt handed to a real process (`alien emulate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub invocation: u64,
+    pub worker: String,
+    pub event: Event,
+    pub attempt: u32,
+    /// How long the platform lets the attempt run.
+    pub timeout: Duration,
 }
 
 pub(crate) struct CronTrigger {
@@ -253,6 +268,7 @@ pub struct Sim {
     pub(crate) commands: Vec<CommandRt>,
     pub(crate) http: BTreeMap<String, HttpResult>,
     pub(crate) down_until: Option<DateTime<Utc>>,
+    pub(crate) outbox: Vec<Dispatch>,
     pub(crate) counter: u64,
 }
 
@@ -283,6 +299,7 @@ impl Sim {
             commands: Vec::new(),
             http: BTreeMap::new(),
             down_until: None,
+            outbox: Vec::new(),
             counter: 0,
         };
         sim.provision_workers();
@@ -324,6 +341,11 @@ impl Sim {
 
     pub fn trace(&self) -> &Trace {
         &self.trace
+    }
+
+    /// The earliest pending timer (the real-time driver sleeps until then).
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.clock.next_deadline()
     }
 
     pub fn stack_id(&self) -> &str {
