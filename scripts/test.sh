@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# protoc, for alien-worker-protocol's build.rs (the worker host in emulator/src/emulate/host).
+bash scripts/install-protoc.sh
+
 # The real npm @alienplatform/core for the golden stack tests, outside the repository.
 core_dir="${ALIEN_CORE_DIR:-${TMPDIR:-/tmp}/alien-emulator-core}"
 bash scripts/install-alien-core.sh "$core_dir"
@@ -11,6 +14,9 @@ export ALIEN_CORE_MODULES="$core_dir/node_modules"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The fixture worker app (published alien-sdk 3.3.49), built once into the shared target dir
+# before the tests that run it.
+CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/fixtures/worker-app/Cargo.toml
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

@@ -1,8 +1,10 @@
 //! Argument parsing and dispatch. Each subcommand parses, calls the library, renders.
 
 mod check;
+mod emulate;
 mod profile;
 mod simulate;
+mod verbs;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,11 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Run scenario files in virtual time on each platform and check their expectations.
     Simulate(simulate::SimulateArgs),
+    /// Run the stack offline: real worker processes behind the emulated platform.
+    Emulate(emulate::EmulateArgs),
+    /// Talk to a running emulator: send, peek, dead-letters, put, get, delete, fire-cron,
+    /// advance (time travel), trace.
+    Ctl(verbs::VerbArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -39,6 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Emulate(args) => emulate::run(args),
+        Command::Ctl(args) => verbs::run(args),
     }
 }
 

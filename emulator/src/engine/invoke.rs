@@ -289,6 +289,14 @@ impl Sim {
         Ok(())
     }
 
+    /// Attempts handed to real processes that have not ended yet.
+    pub fn external_in_flight(&self) -> usize {
+        self.invocations
+            .values()
+            .filter(|i| i.timer.is_some())
+            .count()
+    }
+
     /// Invocations waiting for a real process to handle them.
     pub fn take_dispatches(&mut self) -> Vec<Dispatch> {
         std::mem::take(&mut self.outbox)
@@ -379,8 +387,8 @@ impl Sim {
         if invocation.uses_slot {
             self.workers[w].busy -= 1;
         }
-        let subject = match invocation.origin {
-            Origin::Queue { msg, .. } => format!("m-{msg}"),
+        let subject = match (&invocation.origin, &invocation.event) {
+            (Origin::Queue { msg, .. }, Event::Queue(_)) => format!("m-{msg}"),
             _ => invocation_subject(&invocation.event),
         };
         let took = (self.now() - invocation.started_at)

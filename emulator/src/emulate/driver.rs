@@ -1,0 +1,188 @@
+//! The real-time driver: the same engine `alien simulate` runs in virtual time, moved forward
+//! by a [`ScaledClock`] (real time × `--time-scale`, plus whatever the control API advances:
+//! time travel). Each tick runs the timers that are due and hands new attempts to the
+//! processes; between ticks it sleeps until the next timer or until something wakes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+
+use crate::clock::{Clock, ScaledClock};
+use crate::engine::{Dispatch, SharedSim};
+
+/// Longest sleep between ticks, so clock changes are noticed even without a wake-up.
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub struct Driver {
+    pub sim: SharedSim,
+    pub clock: Arc<ScaledClock>,
+    wake: Arc<Notify>,
+}
+
+impl Driver {
+    pub fn new(sim: SharedSim, clock: Arc<ScaledClock>) -> Driver {
+        Driver {
+            sim,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Runs every timer due by the clock's now; returns the attempts for real processes.
+    pub fn tick(&self) -> Vec<Dispatch> {
+        let mut sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+        // The control API may have moved the engine ahead (time travel): follow it.
+        if let Ok(ahead) = (sim.now() - self.clock.now()).to_std() {
+            self.clock.advance(ahead);
+        }
+        if let Err(err) = sim.run_until(self.clock.now()) {
+            tracing::error!("simulation step failed: {err}");
+        }
+        sim.take_dispatches()
+    }
+
+    /// Asks for a tick now (after an app sent a message, a process answered, …).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Time travel: moves the clock (and so the engine) forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+        self.wake();
+    }
+
+    /// Time travel with real processes: moves forward timer by timer and, whenever attempts
+    /// went to processes, waits (in real time, up to `patience` per step) for their answers
+    /// before moving on — so a jump over a lease expiry redelivers, and the app really
+    /// handles it, instead of every attempt timing out inside the jump.
+    pub async fn travel(
+        &self,
+        by: Duration,
+        patience: Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, crate::engine::SimError> {
+        let target = {
+            let sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+            sim.now() + chrono::Duration::from_std(by).unwrap_or(chrono::TimeDelta::MAX)
+        };
+        loop {
+            let now = {
+                let mut sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+                let step = sim
+                    .next_deadline()
+                    .filter(|t| *t <= target)
+                    .unwrap_or(target);
+                sim.run_until(step)?;
+                sim.now()
+            };
+            self.wake();
+            let waited = tokio::time::Instant::now();
+            while self
+                .sim
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .external_in_flight()
+                > 0
+                && waited.elapsed() < patience
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if now >= target {
+                return Ok(now);
+            }
+        }
+    }
+
+    fn sleep_for(&self) -> Duration {
+        let next = self
+            .sim
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_deadline();
+        next.map_or(MAX_SLEEP, |at| {
+            self.clock.sleep_duration_until(at).min(MAX_SLEEP)
+        })
+    }
+
+    /// Ticks until `shutdown` is notified, sending each dispatch to `out`.
+    pub async fn run(self, out: mpsc::UnboundedSender<Dispatch>, shutdown: Arc<Notify>) {
+        loop {
+            for dispatch in self.tick() {
+                if out.send(dispatch).is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.sleep_for()) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.notified() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use alien_providers::Payload;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+    use crate::Platform;
+    use crate::engine::{SendVia, Sim, SimConfig, shared};
+    use crate::profile::Profile;
+
+    /// Real time is injected, so the test never waits on the wall clock.
+    #[test]
+    fn ticks_follow_the_clock_and_time_travel() {
+        let stack = crate::stack::parse_stack_json(
+            r#"{"id":"s","resources":{
+              "jobs":{"config":{"type":"queue","id":"jobs"},"lifecycle":"frozen","dependencies":[]},
+              "w":{"config":{"type":"worker","id":"w","links":[],"permissions":"p","code":{"type":"image","image":"x"},
+                "timeoutSeconds":10,"triggers":[{"type":"queue","queue":{"type":"queue","id":"jobs"}}]},"lifecycle":"live","dependencies":[]}}}"#,
+            Path::new("s.json"),
+        )
+        .unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+        let profile = Profile::new(
+            Platform::Local,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        )
+        .unwrap();
+        let mut sim = Sim::new(&stack, profile, SimConfig::new(1, start));
+        sim.set_external("w").unwrap();
+        let sim = shared(sim);
+        let real_ms = Arc::new(AtomicU64::new(0));
+        let elapsed = real_ms.clone();
+        let clock = Arc::new(
+            ScaledClock::with_elapsed(start, 1.0, move || {
+                Duration::from_millis(elapsed.load(Ordering::SeqCst))
+            })
+            .unwrap(),
+        );
+        let driver = Driver::new(sim.clone(), clock);
+        sim.lock()
+            .unwrap()
+            .send("jobs", Payload::Text("x".into()), SendVia::Binding)
+            .unwrap();
+        let first = driver.tick();
+        assert_eq!(first.len(), 1, "delivered at once");
+        // Nobody answers: the local 300 s task cap is far, the 30 s lease expires first.
+        real_ms.store(29_000, Ordering::SeqCst);
+        assert!(driver.tick().is_empty());
+        real_ms.store(30_000, Ordering::SeqCst);
+        assert!(
+            driver.tick().is_empty(),
+            "the single process is still busy with attempt 1"
+        );
+        // Time travel past the task cap: attempt 1 times out and attempt 2 is dispatched.
+        driver.advance(Duration::from_secs(300));
+        let second = driver.tick();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].attempt, 2);
+    }
+}

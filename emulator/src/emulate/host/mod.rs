@@ -1,0 +1,261 @@
+//! The worker host: runs one user Worker app process built with the published `alien-sdk`
+//! and drives it over the upstream worker gRPC protocol, as `alien-worker-runtime` does.
+//!
+//! The app is the gRPC *client*; the host serves ControlService + WaitUntilService with the
+//! published `alien-worker-protocol` server (real-clients.md §3; published-3.3.49.md §6,
+//! §12). One [`WorkerHost`] per worker process:
+//!
+//! 1. starts the protocol server on `127.0.0.1:<free port>` **before** the app
+//!    (`grpc.rs`), because `AlienContext::from_env` connects eagerly;
+//! 2. spawns the app in its own process group with the env contract ([`env`], [`process`]);
+//! 3. waits for `RegisterHttpServer` (→ [`WorkerHost::http_port`]) and a `WaitForTasks`
+//!    subscriber, 30 s each (upstream-runtime-and-bindings.md §2.2);
+//! 4. delivers queue, storage, cron and command events as `Task`s ([`tasks`],
+//!    [`WorkerHost::deliver`]); HTTP is proxied by the gateway to the app's port instead;
+//! 5. supervises the process (`supervisor.rs`): restart on crash, stop-and-restart after a
+//!    task timeout (3.3.49 cancels the app, published-3.3.49.md §6.2), graceful stop.
+
+pub mod env;
+pub mod error;
+mod grpc;
+pub mod process;
+mod supervisor;
+pub mod tasks;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::sync::mpsc;
+
+use crate::engine::Event;
+pub use error::{HostError, StartupStage};
+pub use process::{LogLine, LogSink, LogStream, ProcessExit, ProcessSpec};
+pub use tasks::TaskOutcome;
+
+/// Upstream waits up to 30 s for each start-up step (upstream-runtime-and-bindings.md §2.2).
+pub const STARTUP_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Worker `timeoutSeconds` default (published-3.3.49.md §8, §11).
+pub const DEFAULT_WORKER_TIMEOUT_SECONDS: u32 = 180;
+
+/// How to host one worker.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Worker id: `ALIEN_CURRENT_WORKER_BINDING_NAME`, the log prefix and the name in errors.
+    pub worker: String,
+    /// The app's command line; `process.env` carries the caller's env (the
+    /// `ALIEN_<NAME>_BINDING` JSON values and the worker's `environment`).
+    pub process: ProcessSpec,
+    /// `ALIEN_TRANSPORT`: `local` for the Local platform (published-3.3.49.md §9).
+    pub transport: String,
+    /// `ALIEN_WORKER_TIMEOUT_SECONDS` (the worker's `timeoutSeconds`).
+    pub timeout_seconds: u32,
+    /// Wait for `RegisterHttpServer`.
+    pub http_register_timeout: Duration,
+    /// Wait for the `WaitForTasks` subscriber.
+    pub subscriber_timeout: Duration,
+    /// Grace used by [`WorkerHost::restart`] between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+    /// Restart the app when it exits without being asked to. A task timeout always
+    /// restarts it: the host killed it itself because 3.3.49 cancels the app.
+    pub restart_on_crash: bool,
+    /// Where app stdout/stderr lines go (default: `[worker] line` on stderr).
+    pub log_sink: LogSink,
+    /// Lifecycle notifications (starts, exits, restarts).
+    pub events: Option<mpsc::UnboundedSender<WorkerEvent>>,
+}
+
+impl HostConfig {
+    pub fn new(worker: impl Into<String>, process: ProcessSpec) -> Self {
+        Self {
+            worker: worker.into(),
+            process,
+            transport: "local".to_string(),
+            timeout_seconds: DEFAULT_WORKER_TIMEOUT_SECONDS,
+            http_register_timeout: STARTUP_STEP_TIMEOUT,
+            subscriber_timeout: STARTUP_STEP_TIMEOUT,
+            stop_grace: Duration::from_secs(10),
+            restart_on_crash: true,
+            log_sink: LogSink::default(),
+            events: None,
+        }
+    }
+
+    /// How long a delivery waits for a (re)starting app before giving up.
+    fn ready_wait(&self) -> Duration {
+        self.http_register_timeout + self.subscriber_timeout + Duration::from_secs(10)
+    }
+}
+
+/// Why the host is starting a new process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    /// The process exited without being asked to.
+    Crashed,
+    /// A task timed out (or its delivery was abandoned), which cancels a 3.3.49 app.
+    TaskTimeout,
+    /// [`WorkerHost::restart`].
+    Requested,
+}
+
+/// A lifecycle notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// An app process is up: registered its HTTP port (if it did) and subscribed to tasks.
+    Started {
+        pid: u32,
+        http_port: Option<u16>,
+        grpc_address: SocketAddr,
+    },
+    /// An app process ended; `expected` when the host stopped or killed it on purpose.
+    Exited {
+        pid: u32,
+        status: ProcessExit,
+        expected: bool,
+    },
+    /// A new process is being started.
+    Restarting { reason: RestartReason },
+    /// A (re)start attempt failed; the supervisor retries with back-off.
+    StartFailed { error: String },
+}
+
+/// A [`HostEvent`] with the worker it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerEvent {
+    pub worker: String,
+    pub event: HostEvent,
+}
+
+/// A handler the app registered (`RegisterEventHandler`, published-3.3.49.md §7).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RegisteredHandler {
+    /// `storage`, `cron`, `queue`, `queueBatch` or `command`.
+    pub handler_type: String,
+    /// Resource, schedule or command name, or `*`.
+    pub resource_name: String,
+}
+
+/// Hosts one worker app process; see the module docs. Dropping it kills the process group.
+pub struct WorkerHost {
+    inner: Arc<supervisor::Inner>,
+}
+
+impl WorkerHost {
+    /// Validates the config, starts the protocol server and the app, and waits for the app
+    /// to come up. Fails if the app exits during start-up (the error names the worker and
+    /// carries its exit status and last output lines).
+    pub async fn start(config: HostConfig) -> Result<Self, HostError> {
+        env::validate(&config.process.env).map_err(|source| HostError::Env {
+            worker: config.worker.clone(),
+            source,
+        })?;
+        let inner = Arc::new(supervisor::Inner::new(config));
+        inner.start().await?;
+        Ok(Self { inner })
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.inner.config.worker
+    }
+
+    /// The port the running app registered with `RegisterHttpServer` (last one wins), where
+    /// the gateway proxies HTTP. `None` while no app runs or if it registered none.
+    pub async fn http_port(&self) -> Option<u16> {
+        let generation = self.inner.current()?;
+        generation.server.control().get_http_port().await
+    }
+
+    /// The running app's pid (also its process group id on unix).
+    pub fn pid(&self) -> Option<u32> {
+        self.inner
+            .current()
+            .map(|generation| generation.process.pid())
+    }
+
+    /// `ALIEN_WORKER_GRPC_ADDRESS` of the running app.
+    pub fn grpc_address(&self) -> Option<SocketAddr> {
+        self.inner
+            .current()
+            .map(|generation| generation.server.address())
+    }
+
+    /// The handlers the running app registered, sorted.
+    pub async fn handlers(&self) -> Vec<RegisteredHandler> {
+        let Some(generation) = self.inner.current() else {
+            return Vec::new();
+        };
+        let mut handlers: Vec<_> = generation
+            .server
+            .control()
+            .get_handlers()
+            .await
+            .into_iter()
+            .map(|h| RegisteredHandler {
+                handler_type: h.handler_type,
+                resource_name: h.resource_name,
+            })
+            .collect();
+        handlers.sort();
+        handlers
+    }
+
+    /// Waits until an app process is up (e.g. after a restart) and returns its HTTP port.
+    pub async fn wait_ready(&self, within: Duration) -> Result<Option<u16>, HostError> {
+        let generation = self.inner.wait_ready(within).await?;
+        Ok(generation.server.control().get_http_port().await)
+    }
+
+    /// Delivers one event as a task and waits up to `timeout` for the app's answer.
+    ///
+    /// Deliveries to one app are serialized (the SDK handles one task at a time), each
+    /// with a fresh task id. If no app is running yet (restart in progress), waits for one
+    /// for up to the start-up timeouts. A [`TaskOutcome::Timeout`] means the app was
+    /// cancelled, killed and is being restarted; a [`TaskOutcome::Crashed`] means it exited
+    /// before answering. `Event::Http` is refused with [`TaskOutcome::NOT_A_TASK`].
+    /// `timeout` runs from dispatch: time spent waiting for an earlier delivery or for a
+    /// restart does not count against it.
+    pub async fn deliver(&self, event: &Event, timeout: Duration) -> TaskOutcome {
+        let task = match tasks::task_for_event(event, tasks::next_task_id(event.kind())) {
+            Ok(task) => task,
+            Err(not_a_task) => return not_a_task.into(),
+        };
+        let _turn = self.inner.delivery.lock().await;
+        let generation = match self.inner.wait_ready(self.inner.config.ready_wait()).await {
+            Ok(generation) => generation,
+            Err(error) => return TaskOutcome::host_unavailable(error.to_string()),
+        };
+        let process = &generation.process;
+        tokio::select! {
+            biased;
+            result = tasks::send(generation.server.control(), task, timeout) => match result {
+                Ok(outcome) => outcome,
+                Err(_) if generation.cancelled() => TaskOutcome::Timeout,
+                Err(_) if process.exit_status().is_some() => TaskOutcome::Crashed,
+                Err(message) => TaskOutcome::host_unavailable(message),
+            },
+            _ = process.wait() => {
+                if generation.cancelled() {
+                    TaskOutcome::Timeout
+                } else {
+                    TaskOutcome::Crashed
+                }
+            }
+        }
+    }
+
+    /// Stops the app: drain signal, SIGTERM to its process group, up to `grace`, then
+    /// SIGKILL (upstream-runtime-and-bindings.md §2.3, §4.2). The host stays stopped.
+    pub async fn stop(&self, grace: Duration) -> Result<(), HostError> {
+        self.inner.stop(grace).await
+    }
+
+    /// Stops the app gracefully ([`HostConfig::stop_grace`]) and starts a new process with a
+    /// fresh protocol server.
+    pub async fn restart(&self) -> Result<(), HostError> {
+        self.inner.restart().await
+    }
+}
+
+impl Drop for WorkerHost {
+    fn drop(&mut self) {
+        self.inner.kill_now();
+    }
+}

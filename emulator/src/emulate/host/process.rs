@@ -1,0 +1,485 @@
+//! One app process: spawn it in its own process group, pipe its output line by line to a
+//! sink, publish its exit status, signal its group.
+//!
+//! Mirrors how upstream hosts apps: the runtime spawns the app as a child with piped
+//! stdout/stderr that it re-prints (upstream-runtime-and-bindings.md §2.2 step 5); the Local
+//! daemon supervisor gives the child its own process group, stops it with SIGTERM then
+//! SIGKILL to the group, and sweeps the group with SIGKILL when the child exits by itself
+//! (upstream-runtime-and-bindings.md §4.2).
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    fmt,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::{mpsc, watch},
+};
+
+/// How to start the app: the worker's command line, working directory and the caller's env
+/// (bindings JSON and the worker's `environment`; the host adds the protocol contract).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// Program to run. A relative path with a directory part is resolved against `cwd`, as
+    /// the runtime does (upstream-runtime-and-bindings.md §2.2 step 5); a bare name is looked
+    /// up on `PATH`.
+    pub command: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl ProcessSpec {
+    pub fn new(command: impl Into<PathBuf>) -> Self {
+        Self {
+            command: command.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: BTreeMap::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+
+    /// The program path actually executed.
+    pub fn program(&self) -> PathBuf {
+        let command = &self.command;
+        match &self.cwd {
+            Some(cwd) if command.is_relative() && command.components().count() > 1 => {
+                cwd.join(command)
+            }
+            _ => command.clone(),
+        }
+    }
+}
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of app output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub worker: String,
+    pub stream: LogStream,
+    /// The line without its line ending (invalid UTF-8 replaced).
+    pub line: String,
+}
+
+impl LogLine {
+    /// `[worker] line`, the way the emulator prints app output.
+    pub fn prefixed(&self) -> String {
+        format!("[{}] {}", self.worker, self.line)
+    }
+}
+
+/// Where app output goes. The default prints prefixed lines to the emulator's stderr.
+#[derive(Clone)]
+pub struct LogSink(Arc<dyn Fn(LogLine) + Send + Sync>);
+
+impl LogSink {
+    pub fn stderr() -> Self {
+        Self::from_fn(|line| eprintln!("{}", line.prefixed()))
+    }
+
+    /// Sends every line to `tx`; lines are dropped once the receiver is gone.
+    pub fn channel(tx: mpsc::UnboundedSender<LogLine>) -> Self {
+        Self::from_fn(move |line| {
+            let _ = tx.send(line);
+        })
+    }
+
+    pub fn from_fn(f: impl Fn(LogLine) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    fn emit(&self, line: LogLine) {
+        (self.0)(line)
+    }
+}
+
+impl Default for LogSink {
+    fn default() -> Self {
+        Self::stderr()
+    }
+}
+
+impl fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogSink")
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessExit {
+    pub code: Option<i32>,
+    /// The terminating signal on unix.
+    pub signal: Option<i32>,
+}
+
+impl ProcessExit {
+    fn from_status(status: std::process::ExitStatus) -> Self {
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+        #[cfg(not(unix))]
+        let signal = None;
+        Self {
+            code: status.code(),
+            signal,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl fmt::Display for ProcessExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(signal)) => write!(f, "killed by signal {signal}"),
+            (None, None) => f.write_str("unknown exit status"),
+        }
+    }
+}
+
+/// A signal for the process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSignal {
+    Terminate,
+    Kill,
+}
+
+/// How many recent output lines are kept for error messages.
+const RECENT_LINES: usize = 20;
+/// How long to wait for the pipes to drain after the process exited.
+const PIPE_DRAIN: Duration = Duration::from_secs(1);
+
+/// A running (or finished) app process.
+#[derive(Debug)]
+pub struct AppProcess {
+    pid: u32,
+    exit: watch::Receiver<Option<ProcessExit>>,
+    recent: Arc<Mutex<VecDeque<String>>>,
+    /// Non-unix fallback: the waiter kills the child when asked.
+    #[cfg(not(unix))]
+    kill_tx: watch::Sender<bool>,
+}
+
+impl AppProcess {
+    /// Spawns `spec` with `env` on top of the inherited environment minus `remove`.
+    pub fn spawn(
+        worker: &str,
+        spec: &ProcessSpec,
+        env: &BTreeMap<String, String>,
+        remove: &[String],
+        sink: LogSink,
+    ) -> std::io::Result<Self> {
+        let mut command = Command::new(spec.program());
+        command
+            .args(&spec.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(cwd) = &spec.cwd {
+            command.current_dir(cwd);
+        }
+        for name in remove {
+            command.env_remove(name);
+        }
+        command.envs(env);
+        #[cfg(unix)]
+        command.process_group(0);
+
+        let mut child = command.spawn()?;
+        let pid = child.id().unwrap_or(0);
+        let recent = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LINES)));
+        let pumps = [
+            child
+                .stdout
+                .take()
+                .map(|out| pump(out, worker, LogStream::Stdout, &sink, &recent)),
+            child
+                .stderr
+                .take()
+                .map(|err| pump(err, worker, LogStream::Stderr, &sink, &recent)),
+        ];
+        let (exit_tx, exit) = watch::channel(None);
+        #[cfg(not(unix))]
+        let (kill_tx, kill_rx) = watch::channel(false);
+        #[cfg(unix)]
+        let waited = wait_child(child, pid);
+        #[cfg(not(unix))]
+        let waited = wait_child(child, kill_rx);
+        tokio::spawn(async move {
+            let status = waited.await;
+            for pump in pumps.into_iter().flatten() {
+                let _ = tokio::time::timeout(PIPE_DRAIN, pump).await;
+            }
+            exit_tx.send_replace(Some(status));
+        });
+        Ok(Self {
+            pid,
+            exit,
+            recent,
+            #[cfg(not(unix))]
+            kill_tx,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit status, once the process has ended and its output was drained.
+    pub fn exit_status(&self) -> Option<ProcessExit> {
+        *self.exit.borrow()
+    }
+
+    /// Waits for the process to end.
+    pub async fn wait(&self) -> ProcessExit {
+        let mut exit = self.exit.clone();
+        loop {
+            if let Some(status) = *exit.borrow_and_update() {
+                return status;
+            }
+            if exit.changed().await.is_err() {
+                // The waiter task is gone (runtime shutting down): report what is known.
+                return exit.borrow().unwrap_or(ProcessExit {
+                    code: None,
+                    signal: None,
+                });
+            }
+        }
+    }
+
+    /// The last lines of output (both pipes, in arrival order).
+    pub fn recent_lines(&self) -> Vec<String> {
+        self.recent
+            .lock()
+            .map(|lines| lines.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Signals the whole process group (unix); elsewhere kills the child.
+    pub fn signal(&self, signal: GroupSignal) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        signal_group(self.pid, signal);
+        #[cfg(not(unix))]
+        {
+            let _ = signal;
+            self.kill_tx.send_replace(true);
+        }
+    }
+}
+
+/// Waits for the child, then sweeps its process group with SIGKILL so no grandchild
+/// outlives it (upstream-runtime-and-bindings.md §4.2).
+#[cfg(unix)]
+async fn wait_child(mut child: Child, pid: u32) -> ProcessExit {
+    let status = child.wait().await;
+    signal_group(pid, GroupSignal::Kill);
+    match status {
+        Ok(status) => ProcessExit::from_status(status),
+        Err(_) => ProcessExit {
+            code: None,
+            signal: None,
+        },
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_child(mut child: Child, mut kill: watch::Receiver<bool>) -> ProcessExit {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill.wait_for(|kill| *kill) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    match status {
+        Ok(status) => ProcessExit::from_status(status),
+        Err(_) => ProcessExit {
+            code: None,
+            signal: None,
+        },
+    }
+}
+
+#[cfg(unix)]
+fn signal_group(pid: u32, signal: GroupSignal) {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    let signal = match signal {
+        GroupSignal::Terminate => Signal::TERM,
+        GroupSignal::Kill => Signal::KILL,
+    };
+    // ESRCH (the group is already gone) is the expected race; nothing else can be done.
+    let _ = kill_process_group(pid, signal);
+}
+
+fn pump(
+    pipe: impl AsyncRead + Unpin + Send + 'static,
+    worker: &str,
+    stream: LogStream,
+    sink: &LogSink,
+    recent: &Arc<Mutex<VecDeque<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    let worker = worker.to_string();
+    let sink = sink.clone();
+    let recent = Arc::clone(recent);
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
+                    if let Ok(mut lines) = recent.lock() {
+                        if lines.len() == RECENT_LINES {
+                            lines.pop_front();
+                        }
+                        lines.push_back(line.clone());
+                    }
+                    sink.emit(LogLine {
+                        worker: worker.clone(),
+                        stream,
+                        line,
+                    });
+                }
+            }
+        }
+    })
+}
+
+/// Display helper for a command line in errors.
+pub fn display_command(spec: &ProcessSpec) -> String {
+    let mut out = spec.program().display().to_string();
+    for arg in &spec.args {
+        out.push(' ');
+        out.push_str(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_commands_resolve_against_cwd() {
+        let spec = ProcessSpec::new("./bin/app").cwd("/srv/w");
+        assert_eq!(spec.program(), PathBuf::from("/srv/w/./bin/app"));
+        let spec = ProcessSpec::new("app").cwd("/srv/w");
+        assert_eq!(spec.program(), PathBuf::from("app"));
+        let spec = ProcessSpec::new("/usr/bin/app").cwd("/srv/w");
+        assert_eq!(spec.program(), PathBuf::from("/usr/bin/app"));
+    }
+
+    #[test]
+    fn exit_display() {
+        let code = ProcessExit {
+            code: Some(7),
+            signal: None,
+        };
+        assert_eq!(code.to_string(), "exit code 7");
+        assert!(!code.success());
+        let killed = ProcessExit {
+            code: None,
+            signal: Some(9),
+        };
+        assert_eq!(killed.to_string(), "killed by signal 9");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn pipes_lines_to_the_sink_and_reports_exit() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let spec = ProcessSpec::new("/bin/sh")
+            .arg("-c")
+            .arg("echo out-$MARK; echo err >&2; printf 'no-newline'; exit 3")
+            .env("MARK", "x");
+        let process = AppProcess::spawn(
+            "w",
+            &spec,
+            &spec.env,
+            &["ALIEN_SHOULD_NOT_EXIST".to_string()],
+            LogSink::channel(tx),
+        )
+        .expect("spawn sh");
+        let status = tokio::time::timeout(Duration::from_secs(10), process.wait())
+            .await
+            .expect("sh exits");
+        assert_eq!(status.code, Some(3));
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            lines.push(line);
+        }
+        let text: Vec<_> = lines.iter().map(LogLine::prefixed).collect();
+        assert!(text.contains(&"[w] out-x".to_string()), "{text:?}");
+        assert!(text.contains(&"[w] err".to_string()), "{text:?}");
+        assert!(text.contains(&"[w] no-newline".to_string()), "{text:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.stream == LogStream::Stderr && l.line == "err")
+        );
+        assert_eq!(process.recent_lines().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn terminate_signals_the_whole_group() {
+        // The shell starts a grandchild; SIGTERM to the group must end both.
+        let spec = ProcessSpec::new("/bin/sh")
+            .arg("-c")
+            .arg("sleep 30 & echo started; wait");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let process =
+            AppProcess::spawn("w", &spec, &spec.env, &[], LogSink::channel(tx)).expect("spawn sh");
+        let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("output")
+            .expect("a line");
+        assert_eq!(first.line, "started");
+        process.signal(GroupSignal::Terminate);
+        let status = tokio::time::timeout(Duration::from_secs(10), process.wait())
+            .await
+            .expect("group terminated");
+        assert_eq!(status.signal, Some(15), "{status}");
+    }
+}

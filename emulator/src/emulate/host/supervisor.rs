@@ -1,0 +1,496 @@
+//! Lifecycle of the app processes behind one [`super::WorkerHost`]: start a generation
+//! (server + process), watch it, stop it, and replace it after a crash or a task timeout.
+//!
+//! - Start (upstream-runtime-and-bindings.md §2.2): server first, then the app; wait up to
+//!   30 s for `RegisterHttpServer`, then up to 30 s for a `WaitForTasks` subscriber. As
+//!   upstream, running out of either wait is a warning, not a failure (HTTP then has no port
+//!   and deliveries find no subscriber); the process exiting first is an error.
+//! - Stop (§2.3): `trigger_drain_all`, wait for registered `waitUntil` tasks (polled every
+//!   100 ms), SIGTERM to the process group, wait out the grace, SIGKILL the group.
+//! - Crash: the Local worker manager restarts finished workers automatically
+//!   (upstream-runtime-and-bindings.md §4.1; seed 001 "Automatic restart on crash via
+//!   background monitor"). Here the monitor reacts to the exit at once; consecutive quick
+//!   crashes back off exponentially up to 5 s (upstream's monitor period) so a crash loop does
+//!   not spin.
+//! - Task timeout: the 3.3.49 server cancels the application for good
+//!   (published-3.3.49.md §6.2). With `supervise_task_cancellation` on, `send_task` waits
+//!   until the host reports `application_stopped`, so the monitor kills the process first,
+//!   then reports it, then starts a fresh generation.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::sync::{Mutex, watch};
+
+use super::{
+    HostConfig, HostEvent, RestartReason, WorkerEvent,
+    env::{self, Contract},
+    error::{HostError, StartupStage},
+    grpc::ProtocolServer,
+    process::{AppProcess, GroupSignal, ProcessExit, display_command},
+};
+
+/// How long a SIGKILLed process may take to be reaped.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Poll period for draining `waitUntil` tasks (upstream-runtime-and-bindings.md §2.3).
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+/// A generation that lived this long before crashing resets the crash back-off.
+const STABLE_AFTER: Duration = Duration::from_secs(5);
+/// Back-off ceiling between crash restarts (upstream's Local monitor period, §4.1).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One app process and the server it talks to.
+pub(crate) struct Generation {
+    pub server: ProtocolServer,
+    pub process: AppProcess,
+    started: Instant,
+    /// The port registered when start-up finished (for the `Started` event).
+    http_port_at_start: Option<u16>,
+    /// The host is ending this generation on purpose (stop, restart, drop).
+    ending: AtomicBool,
+    /// A task timed out (or its delivery was abandoned) and the app was cancelled.
+    cancelled: AtomicBool,
+}
+
+impl Generation {
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn usable(&self) -> bool {
+        !self.cancelled() && self.process.exit_status().is_none()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum State {
+    Ready(Arc<Generation>),
+    Restarting,
+    Stopped,
+}
+
+pub(crate) struct Inner {
+    pub config: HostConfig,
+    pub state: watch::Sender<State>,
+    pub shutdown: watch::Sender<bool>,
+    /// One task at a time per app: the SDK handles tasks strictly sequentially
+    /// (published-3.3.49.md §7, §12 item 5), so queued tasks would otherwise burn their
+    /// timeouts waiting behind a slow one.
+    pub delivery: Mutex<()>,
+    /// Serializes start, stop and restart.
+    lifecycle: Mutex<()>,
+    crash_streak: AtomicU32,
+}
+
+impl Inner {
+    pub fn new(config: HostConfig) -> Self {
+        Self {
+            config,
+            state: watch::channel(State::Restarting).0,
+            shutdown: watch::channel(false).0,
+            delivery: Mutex::new(()),
+            lifecycle: Mutex::new(()),
+            crash_streak: AtomicU32::new(0),
+        }
+    }
+
+    fn worker(&self) -> String {
+        self.config.worker.clone()
+    }
+
+    fn emit(&self, event: HostEvent) {
+        if let Some(events) = &self.config.events {
+            let _ = events.send(WorkerEvent {
+                worker: self.worker(),
+                event,
+            });
+        }
+    }
+
+    /// The current generation, if one is running.
+    pub fn current(&self) -> Option<Arc<Generation>> {
+        match &*self.state.borrow() {
+            State::Ready(generation) => Some(Arc::clone(generation)),
+            State::Restarting | State::Stopped => None,
+        }
+    }
+
+    /// Waits until a usable generation is installed.
+    pub async fn wait_ready(&self, within: Duration) -> Result<Arc<Generation>, HostError> {
+        let mut state = self.state.subscribe();
+        let wait = async {
+            loop {
+                let decision = match &*state.borrow_and_update() {
+                    State::Ready(generation) if generation.usable() => {
+                        Some(Ok(Arc::clone(generation)))
+                    }
+                    State::Stopped => Some(Err(HostError::Stopped {
+                        worker: self.worker(),
+                    })),
+                    State::Ready(_) | State::Restarting => None,
+                };
+                if let Some(decision) = decision {
+                    return decision;
+                }
+                if state.changed().await.is_err() {
+                    return Err(HostError::Stopped {
+                        worker: self.worker(),
+                    });
+                }
+            }
+        };
+        tokio::time::timeout(within, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(HostError::NotReady {
+                    worker: self.worker(),
+                    waited: within,
+                })
+            })
+    }
+
+    /// First start: launch and install, or fail.
+    pub async fn start(self: &Arc<Self>) -> Result<(), HostError> {
+        let _lifecycle = self.lifecycle.lock().await;
+        let generation = self.launch().await?;
+        self.install(generation);
+        Ok(())
+    }
+
+    /// Graceful stop of the current generation; the host stays stopped.
+    pub async fn stop(&self, grace: Duration) -> Result<(), HostError> {
+        self.shutdown.send_replace(true);
+        let _lifecycle = self.lifecycle.lock().await;
+        if let State::Ready(generation) = self.state.send_replace(State::Stopped) {
+            self.terminate(&generation, grace).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the current generation gracefully and starts a new one. If the new one fails
+    /// to start, the supervisor keeps retrying in the background and the error is returned.
+    pub async fn restart(self: &Arc<Self>) -> Result<(), HostError> {
+        let lifecycle = self.lifecycle.lock().await;
+        if *self.shutdown.borrow() {
+            return Err(HostError::Stopped {
+                worker: self.worker(),
+            });
+        }
+        let previous = self.state.send_replace(State::Restarting);
+        self.emit(HostEvent::Restarting {
+            reason: RestartReason::Requested,
+        });
+        if let State::Ready(generation) = previous
+            && let Err(error) = self.terminate(&generation, self.config.stop_grace).await
+        {
+            tracing::warn!(%error, "restarting anyway");
+        }
+        match self.launch().await {
+            Ok(generation) => {
+                self.install(generation);
+                Ok(())
+            }
+            Err(error @ HostError::StartAborted { .. }) => Err(error),
+            Err(error) => {
+                self.emit(HostEvent::StartFailed {
+                    error: error.to_string(),
+                });
+                drop(lifecycle);
+                let inner = Arc::clone(self);
+                tokio::spawn(async move { inner.recover().await });
+                Err(error)
+            }
+        }
+    }
+
+    /// Synchronous last resort for `Drop`: SIGKILL the current group, stop supervising.
+    pub fn kill_now(&self) {
+        self.shutdown.send_replace(true);
+        if let State::Ready(generation) = self.state.send_replace(State::Stopped) {
+            generation.ending.store(true, Ordering::SeqCst);
+            generation.process.signal(GroupSignal::Kill);
+        }
+    }
+
+    /// Starts a server and an app process and waits for the app to come up.
+    async fn launch(&self) -> Result<Arc<Generation>, HostError> {
+        let config = &self.config;
+        let server = ProtocolServer::start()
+            .await
+            .map_err(|reason| HostError::Server {
+                worker: self.worker(),
+                reason,
+            })?;
+        server.control().supervise_task_cancellation();
+        let contract = Contract {
+            worker: &config.worker,
+            grpc_address: server.address(),
+            transport: &config.transport,
+            timeout_seconds: config.timeout_seconds,
+        };
+        let child_env = env::child_env(&contract, &config.process.env);
+        let process = AppProcess::spawn(
+            &config.worker,
+            &config.process,
+            &child_env,
+            &env::inherited_to_remove(),
+            config.log_sink.clone(),
+        )
+        .map_err(|source| HostError::Spawn {
+            worker: self.worker(),
+            command: display_command(&config.process),
+            source,
+        })?;
+
+        let control = Arc::clone(server.control());
+        let waited = async {
+            self.startup_wait(
+                StartupStage::HttpServer,
+                config.http_register_timeout,
+                &process,
+                control.wait_for_http_server(),
+            )
+            .await?;
+            self.startup_wait(
+                StartupStage::TaskSubscriber,
+                config.subscriber_timeout,
+                &process,
+                control.wait_for_task_subscriber(),
+            )
+            .await
+        }
+        .await;
+        match waited {
+            Ok(()) => Ok(Arc::new(Generation {
+                http_port_at_start: control.get_http_port().await,
+                server,
+                process,
+                started: Instant::now(),
+                ending: AtomicBool::new(false),
+                cancelled: AtomicBool::new(false),
+            })),
+            Err(error) => {
+                process.signal(GroupSignal::Kill);
+                let _ = tokio::time::timeout(KILL_WAIT, process.wait()).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Waits for one start-up step; `Ok` also when the step timed out (warned, as upstream).
+    async fn startup_wait<T>(
+        &self,
+        stage: StartupStage,
+        limit: Duration,
+        process: &AppProcess,
+        step: impl Future<Output = T>,
+    ) -> Result<(), HostError> {
+        let mut shutdown = self.shutdown.subscribe();
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stopping| *stopping) => Err(HostError::StartAborted {
+                worker: self.worker(),
+            }),
+            status = process.wait() => Err(HostError::ExitedDuringStartup {
+                worker: self.worker(),
+                pid: process.pid(),
+                stage,
+                status,
+                last_lines: process.recent_lines(),
+            }),
+            done = tokio::time::timeout(limit, step) => {
+                if done.is_err() {
+                    tracing::warn!(
+                        worker = %self.config.worker,
+                        "app did not finish {stage} within {limit:?}; continuing as upstream does"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes `generation` current and starts watching it.
+    fn install(self: &Arc<Self>, generation: Arc<Generation>) {
+        self.state
+            .send_replace(State::Ready(Arc::clone(&generation)));
+        self.emit(HostEvent::Started {
+            pid: generation.process.pid(),
+            http_port: generation.http_port_at_start,
+            grpc_address: generation.server.address(),
+        });
+        if *self.shutdown.borrow() {
+            // Dropped or stopped while this generation was starting.
+            self.kill_now();
+        }
+        let inner = Arc::clone(self);
+        tokio::spawn(async move { inner.monitor(generation).await });
+    }
+
+    /// Drain, SIGTERM the group, wait out `grace`, SIGKILL the group.
+    async fn terminate(&self, generation: &Generation, grace: Duration) -> Result<(), HostError> {
+        generation.ending.store(true, Ordering::SeqCst);
+        let process = &generation.process;
+        let deadline = tokio::time::Instant::now() + grace;
+        if process.exit_status().is_none() {
+            let wait_until = generation.server.wait_until();
+            let _ = wait_until
+                .trigger_drain_all("shutdown", grace.as_secs().max(1))
+                .await;
+            while process.exit_status().is_none()
+                && tokio::time::Instant::now() < deadline
+                && wait_until.get_total_task_count().await > 0
+            {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
+            process.signal(GroupSignal::Terminate);
+            if tokio::time::timeout_at(deadline, process.wait())
+                .await
+                .is_err()
+            {
+                process.signal(GroupSignal::Kill);
+                if tokio::time::timeout(KILL_WAIT, process.wait())
+                    .await
+                    .is_err()
+                {
+                    return Err(HostError::StillRunning {
+                        worker: self.worker(),
+                        pid: process.pid(),
+                        waited: KILL_WAIT,
+                    });
+                }
+            }
+        }
+        generation.server.control().application_stopped();
+        Ok(())
+    }
+
+    /// Moves the state off `generation` (to `next`) if it is still the current one.
+    fn leave(&self, generation: &Arc<Generation>, next: State) {
+        self.state.send_if_modified(|state| match state {
+            State::Ready(current) if Arc::ptr_eq(current, generation) => {
+                *state = next;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// Watches one generation until it ends, then reports and, unless the host ended it on
+    /// purpose, replaces it.
+    async fn monitor(self: Arc<Self>, generation: Arc<Generation>) {
+        let process = &generation.process;
+        let control = Arc::clone(generation.server.control());
+        let cancelled = tokio::select! {
+            biased;
+            _ = process.wait() => false,
+            _ = control.wait_for_cancelled_task() => process.exit_status().is_none(),
+        };
+        let reason = if cancelled {
+            // A task timed out: the app is cancelled for good. Stop it before `send_task`
+            // returns its decision, then start a fresh generation.
+            generation.cancelled.store(true, Ordering::SeqCst);
+            self.leave(&generation, State::Restarting);
+            process.signal(GroupSignal::Kill);
+            let _ = tokio::time::timeout(KILL_WAIT, process.wait()).await;
+            RestartReason::TaskTimeout
+        } else {
+            RestartReason::Crashed
+        };
+        control.application_stopped();
+        let expected = generation.ending.load(Ordering::SeqCst);
+        let status = process.exit_status().unwrap_or(ProcessExit {
+            code: None,
+            signal: None,
+        });
+        if !expected && reason == RestartReason::Crashed {
+            if generation.started.elapsed() < STABLE_AFTER {
+                self.crash_streak.fetch_add(1, Ordering::SeqCst);
+            } else {
+                self.crash_streak.store(0, Ordering::SeqCst);
+            }
+            let next = if self.config.restart_on_crash {
+                State::Restarting
+            } else {
+                State::Stopped
+            };
+            self.leave(&generation, next);
+        }
+        self.emit(HostEvent::Exited {
+            pid: process.pid(),
+            status,
+            expected: expected || cancelled,
+        });
+        tracing::info!(worker = %self.config.worker, pid = process.pid(), %status, expected, "app exited");
+        if expected || (reason == RestartReason::Crashed && !self.config.restart_on_crash) {
+            return;
+        }
+        self.emit(HostEvent::Restarting { reason });
+        self.recover().await;
+    }
+
+    /// Starts generations until one comes up or the host stops.
+    async fn recover(self: Arc<Self>) {
+        let _lifecycle = self.lifecycle.lock().await;
+        if !matches!(*self.state.borrow(), State::Restarting) {
+            // Replaced by an explicit restart, or stopped, in the meantime.
+            return;
+        }
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            if *shutdown.borrow_and_update() {
+                return;
+            }
+            let delay = backoff(self.crash_streak.load(Ordering::SeqCst));
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.wait_for(|stopping| *stopping) => return,
+                }
+            }
+            match self.launch().await {
+                Ok(generation) => {
+                    self.install(generation);
+                    return;
+                }
+                Err(HostError::StartAborted { .. }) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "restart failed");
+                    self.emit(HostEvent::StartFailed {
+                        error: error.to_string(),
+                    });
+                    self.crash_streak.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+/// Delay before the next restart after `streak` consecutive quick failures.
+fn backoff(streak: u32) -> Duration {
+    if streak <= 1 {
+        return Duration::ZERO;
+    }
+    let factor = 1u32 << (streak - 2).min(16);
+    (Duration::from_millis(100) * factor).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_crash_restarts_at_once_then_backs_off_to_five_seconds() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::ZERO);
+        assert_eq!(backoff(2), Duration::from_millis(100));
+        assert_eq!(backoff(3), Duration::from_millis(200));
+        assert_eq!(backoff(8), Duration::from_millis(5000));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+}

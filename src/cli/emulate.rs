@@ -1,0 +1,106 @@
+//! `alien emulate <STACK> --platform <P> [--state-dir DIR] [--port N] [--config FILE]
+//! [--time-scale X]`: run the stack's workers as real processes behind the emulated platform.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alien_emulator::emulate::run::{EmulateOptions, Emulator};
+use alien_emulator::profile::ProfileSpec;
+use alien_emulator::stack::load_stack;
+use clap::Args;
+
+use super::{EXIT_UNUSABLE_INPUT, today};
+
+/// Where a running emulator writes its control API URL, for the CLI verbs.
+pub const CONTROL_URL_FILE: &str = "control.url";
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Stack: a .json file, an alien.ts / alien.js, or a directory holding one of them.
+    stack: PathBuf,
+    /// aws, gcp, azure, kubernetes or local, optionally pinned to a date (`aws@2025-06`).
+    #[arg(long, short, default_value = "local")]
+    platform: String,
+    /// Durable state (storage, KV, control URL); default `.alien-emulator/` next to the stack.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Port of the control API and queue owner on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Maps resources to local commands; default `alien-emulate.toml` next to the stack.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Virtual seconds per real second (60 = one minute per second).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Stop gracefully after this long (e.g. `30s`); default: run until Ctrl-C.
+    #[arg(long)]
+    stop_after: Option<String>,
+}
+
+pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
+    let spec: ProfileSpec = match args.platform.parse() {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: --platform {}: {e}", args.platform);
+            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
+        }
+    };
+    let stop_after = match args
+        .stop_after
+        .as_deref()
+        .map(alien_emulator::engine::duration_serde::parse_duration)
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --stop-after: {e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
+        }
+    };
+    let loaded = match load_stack(&args.stack) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
+        }
+    };
+    let profile = spec.resolve(today())?;
+    let header = format!(
+        "alien emulate · stack '{}' · platform {} (limits as of {}) · time scale {}×",
+        loaded.stack.id, profile.platform, profile.as_of, args.time_scale
+    );
+    let options = EmulateOptions {
+        stack: loaded,
+        profile,
+        state_dir: args.state_dir,
+        port: args.port,
+        config: args.config,
+        time_scale: args.time_scale,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let emulator = match Emulator::start(options, &mut |line| eprintln!("{line}")).await {
+            Ok(emulator) => emulator,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
+            }
+        };
+        std::fs::write(
+            emulator.state_dir.join(CONTROL_URL_FILE),
+            &emulator.control_url,
+        )?;
+        println!("{}", emulator.render_status(&header));
+        match stop_after {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                tokio::signal::ctrl_c().await?;
+            }
+        }
+        eprintln!("stopping: SIGTERM to every process, then kill after its grace period");
+        emulator.stop(Duration::from_secs(10)).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
