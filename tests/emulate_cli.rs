@@ -256,3 +256,35 @@ fn gcp_profile() {
     assert_eq!(at.len(), 3);
     assert!(at[2] - at[0] < 10_000, "immediate redelivery: {at:?}");
 }
+
+/// Durable state: kill -9 of the emulator mid-stream, then a restart on the same state dir:
+/// nothing acked is redelivered, nothing unacked is lost, the lease resumes.
+#[test]
+fn kill_9_and_restart_keeps_the_queue() {
+    let state = tempfile::tempdir().unwrap();
+    let (acked, pending) = {
+        let mut e = start("aws", state.path());
+        let acked = send(&e, json!({"n": 1}));
+        let pending = send(&e, json!({"fail_times": 5}));
+        wait_trace(&e, "one ack and one failure", |t| {
+            events(t, "acked", &acked).len() == 1 && events(t, "failed", &pending).len() == 1
+        });
+        // SIGKILL: no chance to save anything more.
+        e.child.kill().unwrap();
+        e.child.wait().unwrap();
+        (acked, pending)
+    };
+    let e = start("aws", state.path());
+    let before = trace(&e).len();
+    assert!(before > 0, "the trace survived the restart");
+    // The failed message is still leased (visibility 180 s); it comes back when that ends.
+    advance(&e, "181s");
+    let t = wait_trace(&e, "the unacked message delivered again", |t| {
+        events(t, "delivered", &pending).len() >= 2
+    });
+    assert_eq!(
+        events(&t, "delivered", &acked).len(),
+        1,
+        "the acked message was not redelivered"
+    );
+}

@@ -540,3 +540,71 @@ fn external_workers_answer_through_the_outbox() {
     );
     assert_eq!(s.trace().count(Kind::Acked, Some("jobs")), 0);
 }
+
+/// Durable state: after a restart nothing acked comes back, nothing unacked is lost, leases
+/// resume, and Local fires one catch-up for cron slots missed while down (§4.3).
+#[test]
+fn state_survives_a_restart() {
+    use alien_emulator::engine::{HandlerResult, SimState};
+    let doc = json!({"id": "d", "resources": {
+        "jobs": {"config": {"type": "queue", "id": "jobs"}, "lifecycle": "frozen", "dependencies": []},
+        "w": {"config": {"type": "worker", "id": "w", "links": [], "permissions": "p", "code": {"type": "image", "image": "x"},
+            "timeoutSeconds": 10, "triggers": [{"type": "queue", "queue": {"type": "queue", "id": "jobs"}}, {"type": "schedule", "cron": "0 * * * *"}]},
+            "lifecycle": "live", "dependencies": []}}});
+    let stack = parse_stack_json(&doc.to_string(), Path::new("d.json")).unwrap();
+    let profile = || {
+        Profile::new(
+            Platform::Local,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut s = Sim::new(&stack, profile(), SimConfig::new(1, start()));
+    s.set_external("w").unwrap();
+    let acked = s
+        .send("jobs", Payload::Text("a".into()), SendVia::Binding)
+        .unwrap();
+    let leased = s
+        .send("jobs", Payload::Text("b".into()), SendVia::Binding)
+        .unwrap();
+    let waiting = s
+        .send("jobs", Payload::Text("c".into()), SendVia::Binding)
+        .unwrap();
+    // Local claims the batch; the first is answered, the others are in the process's hands.
+    let d = s.take_dispatches();
+    s.complete(
+        d[0].invocation,
+        HandlerResult::Ok {
+            status: 200,
+            body_bytes: 0,
+        },
+    );
+    s.advance(Duration::from_secs(3600)).unwrap();
+    let state: SimState =
+        serde_json::from_str(&serde_json::to_string(&s.export_state()).unwrap()).unwrap();
+    // "kill -9": the process's answers are gone. Restart two hours later.
+    let later = s.now() + chrono::Duration::hours(2);
+    let mut r = Sim::restore(&stack, profile(), SimConfig::new(1, later), state);
+    r.set_external("w").unwrap();
+    r.advance(Duration::from_secs(1)).unwrap();
+    let pending = r.pending_message_ids("jobs").unwrap();
+    assert!(!pending.contains(&acked), "nothing acked comes back");
+    assert!(
+        pending.contains(&leased) && pending.contains(&waiting),
+        "nothing unacked is lost: {pending:?}"
+    );
+    let text = r.trace().render_text();
+    assert_eq!(
+        r.trace()
+            .events()
+            .iter()
+            .filter(|e| e.kind == Kind::CronFired && e.get("why") == Some("catch-up"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        r.trace().events().first().unwrap().kind == Kind::Sent,
+        "the trace goes on from before the restart"
+    );
+}

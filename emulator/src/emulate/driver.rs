@@ -14,11 +14,15 @@ use crate::engine::{Dispatch, SharedSim};
 /// Longest sleep between ticks, so clock changes are noticed even without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
 
+/// Called with the engine (still locked) after each step, e.g. to persist it.
+pub type AfterStep = Arc<dyn Fn(&crate::engine::Sim) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Driver {
     pub sim: SharedSim,
     pub clock: Arc<ScaledClock>,
     wake: Arc<Notify>,
+    after_step: Option<AfterStep>,
 }
 
 impl Driver {
@@ -27,7 +31,14 @@ impl Driver {
             sim,
             clock,
             wake: Arc::new(Notify::new()),
+            after_step: None,
         }
+    }
+
+    /// Runs `after` after every tick and every step of time travel.
+    pub fn with_after_step(mut self, after: AfterStep) -> Driver {
+        self.after_step = Some(after);
+        self
     }
 
     /// Runs every timer due by the clock's now; returns the attempts for real processes.
@@ -38,7 +49,10 @@ impl Driver {
             self.clock.advance(ahead);
         }
         if let Err(err) = sim.run_until(self.clock.now()) {
-            tracing::error!("simulation step failed: {err}");
+            eprintln!("alien emulate: simulation step failed: {err}");
+        }
+        if let Some(after) = &self.after_step {
+            after(&sim);
         }
         sim.take_dispatches()
     }
@@ -75,6 +89,9 @@ impl Driver {
                     .filter(|t| *t <= target)
                     .unwrap_or(target);
                 sim.run_until(step)?;
+                if let Some(after) = &self.after_step {
+                    after(&sim);
+                }
                 sim.now()
             };
             self.wake();

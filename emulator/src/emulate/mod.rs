@@ -9,3 +9,4 @@ pub mod host;
 pub mod queue_owner;
 pub mod run;
 pub mod storage_watch;
+pub mod store;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -13,11 +13,12 @@ use tokio::sync::{Notify, mpsc};
 use super::bindings::{link_env, resource_dir};
 use super::config::{self, CONFIG_FILE, ConfigError, EmulateConfig};
 use super::control::{self, ControlState};
-use super::driver::Driver;
+use super::driver::{AfterStep, Driver};
 use super::gateway::{EventSink, Gateway, GatewayLimits, UpstreamPort};
 use super::host::{HostConfig, HostEvent, LogSink, TaskOutcome, WorkerHost};
 use super::queue_owner::{self, QueueOwner, QueueTokens};
 use super::storage_watch;
+use super::store::Store;
 use crate::clock::ScaledClock;
 use crate::engine::{Dispatch, HandlerResult, SharedSim, Sim, SimConfig, shared};
 use crate::profile::Profile;
@@ -26,6 +27,25 @@ use crate::stack::{LoadedStack, Resource};
 /// During time travel, how long (real time) an attempt handed to a process may take before
 /// the jump goes on without its answer.
 const TRAVEL_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The durable state file inside the state directory.
+pub const STATE_FILE: &str = "state.sqlite";
+
+/// Saves the engine's state whenever it changed since the last save.
+fn persister(store: Store) -> AfterStep {
+    let saved = Mutex::new((store, usize::MAX));
+    Arc::new(move |sim: &Sim| {
+        let mut guard = saved.lock().unwrap_or_else(|p| p.into_inner());
+        let (store, version) = &mut *guard;
+        if sim.version() == *version {
+            return;
+        }
+        match store.save(&sim.export_state()) {
+            Ok(()) => *version = sim.version(),
+            Err(err) => eprintln!("alien emulate: saving state failed: {err}"),
+        }
+    })
+}
 
 /// What `alien emulate` was asked to do.
 #[derive(Debug, Clone)]
@@ -102,8 +122,26 @@ impl Emulator {
         let mut sim_config = SimConfig::new(1, start);
         // Real processes pay their own cold starts.
         sim_config.cold_starts = false;
-        let sim = shared(Sim::new(&stack, profile.clone(), sim_config));
-        let driver = Driver::new(sim.clone(), clock.clone());
+        let store = Store::open(&state_dir.join(STATE_FILE)).map_err(io)?;
+        let restored = store.load().map_err(io)?;
+        if let Some(state) = &restored {
+            progress(&format!(
+                "resuming from {} (saved {})",
+                state_dir.join(STATE_FILE).display(),
+                state.saved_at
+            ));
+        }
+        let mut engine = match restored {
+            Some(state) => Sim::restore(&stack, profile.clone(), sim_config, state),
+            None => Sim::new(&stack, profile.clone(), sim_config),
+        };
+        // Every worker's attempts go to its process (set before anything is delivered).
+        for (id, _) in stack.workers() {
+            engine.set_external(id).map_err(io)?;
+        }
+        let sim = shared(engine);
+        let persist = persister(store);
+        let driver = Driver::new(sim.clone(), clock.clone()).with_after_step(persist.clone());
 
         // Control API and queue owner share one listener.
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -111,7 +149,9 @@ impl Emulator {
             .map_err(io)?;
         let addr = listener.local_addr().map_err(io)?;
         let tokens = QueueTokens::for_stack(addr, &stack).map_err(io)?;
-        let owner = QueueOwner::new(sim.clone(), tokens.clone()).map_err(io)?;
+        let owner = QueueOwner::new(sim.clone(), tokens.clone())
+            .map_err(io)?
+            .with_after_change(persist.clone());
         let control_state = ControlState::new(sim.clone(), &stack);
         let traveller_driver = driver.clone();
         control_state.set_traveller(Arc::new(move |by| {
@@ -195,10 +235,6 @@ impl Emulator {
             host_config.restart_on_crash = profile.worker.restart_on_crash.value;
             host_config.log_sink = LogSink::stderr();
             host_config.events = Some(events_tx.clone());
-            sim.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .set_external(&id)
-                .map_err(io)?;
             let host = WorkerHost::start(host_config)
                 .await
                 .map_err(|e| EmulateError::Worker {
@@ -260,14 +296,19 @@ impl Emulator {
 
         // Attempts for real processes.
         let (dispatch_tx, mut dispatch_rx) = mpsc::unbounded_channel::<Dispatch>();
+        sim.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .resume_deliveries();
         let deliver_hosts = hosts.clone();
         let deliver_driver = driver.clone();
+        let deliver_persist = persist.clone();
         tokio::spawn(async move {
             while let Some(dispatch) = dispatch_rx.recv().await {
                 let Some(host) = deliver_hosts.get(&dispatch.worker).cloned() else {
                     continue;
                 };
                 let driver = deliver_driver.clone();
+                let completion_persist = deliver_persist.clone();
                 tokio::spawn(async move {
                     // The engine's own timer decides the platform's timeout; the host waits a
                     // little longer so the engine's verdict comes first.
@@ -286,11 +327,10 @@ impl Emulator {
                         TaskOutcome::Timeout => None,
                     };
                     if let Some(result) = result {
-                        driver
-                            .sim
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .complete(dispatch.invocation, result);
+                        let mut sim = driver.sim.lock().unwrap_or_else(|p| p.into_inner());
+                        sim.complete(dispatch.invocation, result);
+                        // Durable before anything else happens: an ack survives `kill -9`.
+                        completion_persist(&sim);
                     }
                     driver.wake();
                 });

@@ -44,6 +44,7 @@ impl Sim {
                     expr: cron.clone(),
                     schedule: crate::cron::compile(cron, dialect, start).ok(),
                     schedule_name,
+                    last_fired: None,
                     next: None,
                     missed: None,
                 });
@@ -143,6 +144,7 @@ impl Sim {
     }
 
     fn fire_cron(&mut self, t: usize, slot: chrono::DateTime<chrono::Utc>, why: &str) {
+        self.crons[t].last_fired = Some(slot);
         let w = self.crons[t].worker;
         let worker = self.workers[w].id.clone();
         let name = self.crons[t].schedule_name.clone();
@@ -194,6 +196,12 @@ impl Sim {
             .iter()
             .map(|c| (self.workers[c.worker].id.clone(), c.expr.clone()))
             .collect()
+    }
+
+    /// Fires trigger `t` once for a slot missed while the emulator was down (Local's
+    /// catch-up, upstream-stack-and-limits.md §4.3).
+    pub(crate) fn catch_up(&mut self, t: usize, slot: chrono::DateTime<chrono::Utc>) {
+        self.fire_cron(t, slot, "catch-up");
     }
 
     /// Takes the host down for `duration`: no deliveries, cron slots missed. When it comes

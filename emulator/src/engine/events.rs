@@ -60,7 +60,7 @@ pub struct QueueMessage {
 
 /// `StorageEvent {key, event_type, bucket, size, content_type, timestamp, …}`; `event_type` is
 /// spelled the way the platform's runtime writes it (`created` or `Created`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StorageEvent {
     pub key: String,
     pub event_type: String,
@@ -69,7 +69,7 @@ pub struct StorageEvent {
     pub content_type: String,
     pub timestamp: DateTime<Utc>,
     /// Which change of the object this is (distinguishes two puts of one key).
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub sequence: u64,
 }
 

@@ -14,15 +14,15 @@ use crate::stack::Resource;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KvStore {
-    entries: BTreeMap<String, KvRow>,
-    next_version: u64,
+    pub(crate) entries: BTreeMap<String, KvRow>,
+    pub(crate) next_version: u64,
 }
 
-#[derive(Debug, Clone)]
-struct KvRow {
-    value: Vec<u8>,
-    version: String,
-    expires_at: Option<DateTime<Utc>>,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KvRow {
+    pub(crate) value: Vec<u8>,
+    pub(crate) version: String,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
 impl KvRow {

@@ -22,6 +22,7 @@ mod kv;
 mod provider;
 mod queues;
 mod sim;
+mod state;
 mod storage;
 mod trace;
 
@@ -36,4 +37,12 @@ pub use provider::{
 };
 pub use queues::{Peeked, QueueStats, Received, SendVia};
 pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
+pub use state::SimState;
+/// The parts of [`SimState`], for stores.
+pub mod state_types {
+    pub use super::state::{
+        CronState, DeadLetterState, KvState, MessageState, ObjectState, QueueState,
+        SubscriptionState,
+    };
+}
 pub use trace::{Kind, Trace, TraceEvent, offset, render_line};

@@ -233,6 +233,8 @@ pub struct Dispatch {
 pub(crate) struct CronTrigger {
     pub worker: usize,
     pub expr: String,
+    /// The slot of the last fire (for catch-up after a restart).
+    pub last_fired: Option<DateTime<Utc>>,
     pub schedule: Option<crate::cron::Schedule>,
     pub schedule_name: String,
     pub next: Option<DateTime<Utc>>,

@@ -316,6 +316,20 @@ impl Sim {
     }
 }
 
+impl Object {
+    /// An object known from saved state (its content lives in the storage directory).
+    pub(crate) fn restored(size: u64, content_type: String, at: DateTime<Utc>) -> Object {
+        Object {
+            size,
+            content_type,
+            body: None,
+            etag: String::new(),
+            last_modified: at,
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
 fn meta(key: &str, o: &Object) -> ObjectMeta {
     ObjectMeta {
         key: key.to_string(),

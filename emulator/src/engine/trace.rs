@@ -78,6 +78,14 @@ impl Kind {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Kind::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown trace kind '{name}'")))
+    }
+}
+
 impl Serialize for Kind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -85,7 +93,7 @@ impl Serialize for Kind {
 }
 
 /// One line of the trace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TraceEvent {
     /// Position in the trace.
     pub seq: u64,
@@ -96,10 +104,10 @@ pub struct TraceEvent {
     /// The resource it concerns (queue, worker, bucket, daemon…).
     pub resource: String,
     /// The message, object, command or invocation it concerns.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// `key=value` details in a fixed order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detail: Vec<(String, String)>,
 }
 
@@ -149,6 +157,18 @@ impl Trace {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
         });
+    }
+
+    /// A trace that goes on from `events` recorded earlier (after a restart).
+    pub fn resume(start: DateTime<Utc>, events: Vec<TraceEvent>) -> Trace {
+        Trace {
+            start: Some(start),
+            events,
+        }
+    }
+
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        self.start
     }
 
     pub fn events(&self) -> &[TraceEvent] {

@@ -69,10 +69,20 @@ pub enum QueueOwnerError {
 pub struct QueueOwner {
     sim: SharedSim,
     tokens: Arc<QueueTokens>,
+    after_change: Option<AfterChange>,
 }
+
+/// Called with the engine (still locked) after each operation, e.g. to persist it.
+pub type AfterChange = Arc<dyn Fn(&Sim) + Send + Sync>;
 
 impl QueueOwner {
     /// An owner for every queue in `tokens`; each must exist in `sim`.
+    /// Runs `after` after every operation, with the engine still locked.
+    pub fn with_after_change(mut self, after: AfterChange) -> QueueOwner {
+        self.after_change = Some(after);
+        self
+    }
+
     pub fn new(sim: SharedSim, tokens: QueueTokens) -> Result<QueueOwner, QueueOwnerError> {
         {
             let guard = lock(&sim);
@@ -83,6 +93,7 @@ impl QueueOwner {
         Ok(QueueOwner {
             sim,
             tokens: Arc::new(tokens),
+            after_change: None,
         })
     }
 
@@ -121,7 +132,7 @@ impl QueueOwner {
         let operation = request.operation();
         let fail = |e: SimError| engine_failure(queue, operation, e);
         let mut sim = lock(&self.sim);
-        Ok(match request {
+        let response = match request {
             QueueRequest::Send { message } => {
                 sim.send(queue, message, SendVia::Binding).map_err(fail)?;
                 Json(()).into_response()
@@ -186,7 +197,12 @@ impl QueueOwner {
                 })
                 .into_response()
             }
-        })
+        };
+        // Durable before the app hears back: a send or ack survives `kill -9`.
+        if let Some(after) = &self.after_change {
+            after(&sim);
+        }
+        Ok(response)
     }
 }
 
