@@ -173,6 +173,31 @@ fn common_checks(e: &Emulate) {
         .send()
         .unwrap();
     assert!(up.status().is_success(), "upload: {}", up.status());
+    // The app sends through its own queue binding (local-queue-http): the message enters the
+    // emulated queue and is delivered back to the app's queue trigger.
+    let sent_before = trace(e).iter().filter(|x| x["kind"] == "sent").count();
+    let sent = http
+        .post(format!("{}/jobs", e.gateway))
+        .json(&json!({"from": "app"}))
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), 202, "send through the binding");
+    let t = wait_trace(e, "the app's own send", |t| {
+        t.iter().filter(|x| x["kind"] == "sent").count() > sent_before
+    });
+    let id = t
+        .iter()
+        .filter(|x| x["kind"] == "sent")
+        .nth(sent_before)
+        .unwrap()["subject"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_trace(
+        e,
+        "the app's own message delivered back to it and acked",
+        |t| events(t, "acked", &id).len() == 1,
+    );
     wait_trace(e, "a storage event delivered to the app", |t| {
         t.iter()
             .any(|x| x["kind"] == "storage_event" && x["subject"] == "report.txt")
