@@ -252,10 +252,10 @@ impl Sim {
         }
     }
 
-    /// Leases a message for a consumer and builds the event the handler will see.
-    fn lease_message(&mut self, q: usize, s: usize, seq: u64, w: usize) -> Work {
+    /// Leases message `seq` for `lease`: a fresh receipt, one more delivery. Returns the
+    /// receipt and the attempt number the platform reports.
+    fn take_lease(&mut self, q: usize, s: usize, seq: u64, lease: Duration) -> (u64, u32) {
         let receipt = self.next_id();
-        let lease = self.queues[q].subs[s].lease;
         let timer = self.schedule_in(
             lease,
             Timer::LeaseExpiry {
@@ -265,13 +265,6 @@ impl Sim {
                 receipt,
             },
         );
-        let stable_ids = self.profile.queue.stable_message_id.value;
-        let delivery_id = if stable_ids {
-            None
-        } else {
-            Some(format!("d-{}", self.next_id()))
-        };
-        let source = self.source_name(q, s, w);
         let msg = self.queues[q].subs[s]
             .msgs
             .get_mut(&seq)
@@ -287,6 +280,20 @@ impl Sim {
             AttemptCount::Real => msg.receive_count,
             AttemptCount::AlwaysOne => 1,
         };
+        (receipt, attempt)
+    }
+
+    /// Leases a message for a consumer and builds the event the handler will see.
+    fn lease_message(&mut self, q: usize, s: usize, seq: u64, w: usize) -> Work {
+        let (receipt, attempt) = self.take_lease(q, s, seq, self.queues[q].subs[s].lease);
+        let stable_ids = self.profile.queue.stable_message_id.value;
+        let delivery_id = if stable_ids {
+            None
+        } else {
+            Some(format!("d-{}", self.next_id()))
+        };
+        let source = self.source_name(q, s, w);
+        let msg = &self.queues[q].subs[s].msgs[&seq];
         let event = match &msg.body {
             Body::Payload(payload) => Event::Queue(QueueMessage {
                 id: delivery_id.unwrap_or_else(|| msg.id.clone()),
@@ -608,31 +615,8 @@ impl Sim {
             let Some(seq) = self.queues[q].subs[s].ready.pop_first() else {
                 break;
             };
-            let receipt = self.next_id();
-            let timer = self.schedule_in(
-                lease,
-                Timer::LeaseExpiry {
-                    queue: q,
-                    sub: s,
-                    msg: seq,
-                    receipt,
-                },
-            );
-            let msg = self.queues[q].subs[s]
-                .msgs
-                .get_mut(&seq)
-                .expect("ready messages exist");
-            msg.receive_count += 1;
-            msg.lease = Some(Lease {
-                receipt,
-                timer,
-                running: false,
-            });
-            msg.last_receipt = Some(receipt);
-            let attempt = match self.profile.queue.attempt_count.value {
-                AttemptCount::Real => msg.receive_count,
-                AttemptCount::AlwaysOne => 1,
-            };
+            let (receipt, attempt) = self.take_lease(q, s, seq, lease);
+            let msg = &self.queues[q].subs[s].msgs[&seq];
             let payload = match &msg.body {
                 Body::Payload(p) => p.clone(),
                 Body::Storage(e) => Payload::Json(serde_json::to_value(e).unwrap_or_default()),

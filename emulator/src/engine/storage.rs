@@ -77,6 +77,15 @@ impl Sim {
         }
     }
 
+    fn bucket(&self, bucket: &str) -> Result<&Bucket, SimError> {
+        self.buckets
+            .get(bucket)
+            .ok_or_else(|| SimError::UnknownResource {
+                kind: "storage",
+                name: bucket.into(),
+            })
+    }
+
     fn bucket_mut(&mut self, bucket: &str) -> Result<&mut Bucket, SimError> {
         self.buckets
             .get_mut(bucket)
@@ -191,25 +200,13 @@ impl Sim {
     }
 
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, SimError> {
-        let b = self
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| SimError::UnknownResource {
-                kind: "storage",
-                name: bucket.into(),
-            })?;
+        let b = self.bucket(bucket)?;
         Ok(b.objects.get(key).map(|o| meta(key, o)))
     }
 
     /// Objects under `prefix`, in key order.
     pub fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>, SimError> {
-        let b = self
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| SimError::UnknownResource {
-                kind: "storage",
-                name: bucket.into(),
-            })?;
+        let b = self.bucket(bucket)?;
         Ok(b.objects
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
@@ -223,13 +220,7 @@ impl Sim {
         bucket: &str,
         from: usize,
     ) -> Result<(Vec<StorageChange>, usize), SimError> {
-        let b = self
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| SimError::UnknownResource {
-                kind: "storage",
-                name: bucket.into(),
-            })?;
+        let b = self.bucket(bucket)?;
         let from = from.min(b.changes.len());
         Ok((b.changes[from..].to_vec(), b.changes.len()))
     }
