@@ -67,6 +67,8 @@ fn start(platform: &str, state: &Path) -> Emulate {
             control = rest.split_whitespace().next().map(str::to_string);
         }
         if line.starts_with("app ") {
+            // aws and gcp run the readiness probe for public workers after deploy.
+            assert!(line.contains("ready (GET /health → 200)"), "{line}");
             gateway = line
                 .split_whitespace()
                 .find(|w| w.starts_with("http://"))

@@ -28,6 +28,16 @@ use crate::stack::{LoadedStack, Resource};
 /// the jump goes on without its answer.
 const TRAVEL_PATIENCE: Duration = Duration::from_secs(30);
 
+/// Puts every request a gateway answered into the trace.
+fn http_trace(sim: SharedSim) -> EventSink {
+    EventSink::new(move |e| {
+        let mut sim = sim.lock().unwrap_or_else(|p| p.into_inner());
+        sim.note_http(
+            &e.worker, &e.method, &e.path, e.status, &e.reason, e.duration,
+        );
+    })
+}
+
 /// The durable state file inside the state directory.
 pub const STATE_FILE: &str = "state.sqlite";
 
@@ -246,6 +256,7 @@ impl Emulator {
             if let Some(p) = http_port {
                 upstream.set(p);
             }
+            let mut state = "running".to_string();
             let mut detail = http_port
                 .map(|p| format!("app port {p}"))
                 .unwrap_or_else(|| "no HTTP server".into());
@@ -257,7 +268,7 @@ impl Emulator {
                     SocketAddr::from(([127, 0, 0, 1], 0)),
                     limits,
                     upstream.clone(),
-                    EventSink::discard(),
+                    http_trace(sim.clone()),
                 )
                 .await
                 .map_err(|e| EmulateError::Worker {
@@ -266,6 +277,31 @@ impl Emulator {
                 })?;
                 detail = format!("{} · {detail}", gateway.url());
                 gateway_addr = Some(gateway.local_addr());
+                // The readiness probe, where the platform runs one after deploy (§3.2).
+                if let (Some(probe), true) = (
+                    &worker.readiness_probe,
+                    profile.worker.readiness_probe_runs.value,
+                ) {
+                    let method = probe.method.parse().unwrap_or(axum::http::Method::GET);
+                    let report = gateway.probe(method, &probe.path).await;
+                    state = if report.ready {
+                        format!(
+                            "ready ({} {} → {})",
+                            probe.method,
+                            probe.path,
+                            report.last_status.unwrap_or(200)
+                        )
+                    } else {
+                        format!(
+                            "probe failed ({} {}: {})",
+                            probe.method,
+                            probe.path,
+                            report
+                                .last_error
+                                .unwrap_or_else(|| format!("status {:?}", report.last_status))
+                        )
+                    };
+                }
                 gateways.push(gateway);
             }
             control_state.attach_worker(&id, upstream.clone(), gateway_addr);
@@ -273,7 +309,7 @@ impl Emulator {
             rows.push(StatusRow {
                 resource: id.clone(),
                 kind: "worker".into(),
-                state: "running".into(),
+                state,
                 detail,
             });
             hosts.insert(id, Arc::new(host));

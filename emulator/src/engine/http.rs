@@ -131,6 +131,28 @@ impl Sim {
         Ok(request_id)
     }
 
+    /// Records a request a real gateway answered (`alien emulate`), so the trace shows HTTP
+    /// next to queue, storage and cron events.
+    pub fn note_http(
+        &mut self,
+        worker: &str,
+        method: &str,
+        path: &str,
+        status: u16,
+        reason: &str,
+        took: std::time::Duration,
+    ) {
+        let request_id = format!("r-{}", self.next_id());
+        let detail = vec![
+            ("method", method.to_string()),
+            ("path", path.to_string()),
+            ("status", status.to_string()),
+            ("reason", reason.to_string()),
+            ("took", super::duration_serde::format_duration(took)),
+        ];
+        self.record(Kind::HttpResponse, worker, Some(&request_id), detail);
+    }
+
     pub fn http_result(&self, request_id: &str) -> Option<&HttpResult> {
         self.http.get(request_id)
     }
