@@ -46,7 +46,7 @@
 //!
 //! Sources: upstream-runtime-and-bindings.md §3.3–§3.5 (binding traits), published-3.3.49.md
 //! §4 (queue operations, errors) and upstream-stack-and-limits.md §4 and §6 (cron, limits),
-//! in `/work/shared/reference/`.
+//! in `../shared/reference/`.
 //!
 //! # How an AWS adapter maps each trait
 //!
