@@ -188,6 +188,15 @@ impl Store {
         })
     }
 
+    /// Rows of (key, json) from `sql`.
+    fn keyed_json(&self, sql: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| r.map_err(|e| self.err(e))).collect()
+    }
+
     /// The saved state, if any.
     pub fn load(&self) -> Result<Option<SimState>, StoreError> {
         let meta = |key: &str| -> Result<Option<String>, StoreError> {
@@ -209,15 +218,9 @@ impl Store {
                 .map_err(|e| invalid(e.to_string()))
         };
         let mut queues: Vec<crate::engine::state_types::QueueState> = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT queue, json FROM messages ORDER BY queue, pos")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (queue, json) = row.map_err(|e| self.err(e))?;
+        for (queue, json) in
+            self.keyed_json("SELECT queue, json FROM messages ORDER BY queue, pos")?
+        {
             if queues.last().is_none_or(|q| q.id != queue) {
                 queues.push(crate::engine::state_types::QueueState {
                     id: queue.clone(),
@@ -231,15 +234,9 @@ impl Store {
                 .subscriptions
                 .push(self.parse_json(json)?);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT queue, json FROM dead_letters ORDER BY queue, pos")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (queue, json) = row.map_err(|e| self.err(e))?;
+        for (queue, json) in
+            self.keyed_json("SELECT queue, json FROM dead_letters ORDER BY queue, pos")?
+        {
             match queues.iter_mut().find(|q| q.id == queue) {
                 Some(q) => q.dead_letters.push(self.parse_json(json)?),
                 None => queues.push(crate::engine::state_types::QueueState {
@@ -279,15 +276,7 @@ impl Store {
                 });
         }
         let mut kv = std::collections::BTreeMap::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT store, json FROM kv")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (store, json) = row.map_err(|e| self.err(e))?;
+        for (store, json) in self.keyed_json("SELECT store, json FROM kv")? {
             kv.insert(store, self.parse_json(json)?);
         }
         let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
