@@ -30,10 +30,14 @@ impl Drop for Emulate {
 }
 
 fn start(platform: &str, state: &Path) -> Emulate {
+    start_stack("examples/hello-worker", platform, state)
+}
+
+fn start_stack(stack: &str, platform: &str, state: &Path) -> Emulate {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alien"))
         .args([
             "emulate",
-            "examples/hello-worker",
+            stack,
             "--platform",
             platform,
             "--stop-after",
@@ -67,8 +71,10 @@ fn start(platform: &str, state: &Path) -> Emulate {
             control = rest.split_whitespace().next().map(str::to_string);
         }
         if line.starts_with("app ") {
-            // aws and gcp run the readiness probe for public workers after deploy.
-            assert!(line.contains("ready (GET /health → 200)"), "{line}");
+            if stack == "examples/hello-worker" {
+                // aws and gcp run the readiness probe for public workers after deploy.
+                assert!(line.contains("ready (GET /health → 200)"), "{line}");
+            }
             gateway = line
                 .split_whitespace()
                 .find(|w| w.starts_with("http://"))
@@ -314,4 +320,61 @@ fn kill_9_and_restart_keeps_the_queue() {
         1,
         "the acked message was not redelivered"
     );
+}
+
+/// Polls `url` (real time, bounded) until it answers 200.
+fn wait_http_ok(url: &str) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client()
+            .get(url)
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 200 || Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A handler slower than `timeoutSeconds` (2 s here) times out at the platform's limit in
+/// virtual time (the clock is advanced, not waited for), and the platform's retry applies; the
+/// app keeps working afterwards (a 3.3.49 app is restarted after a task timeout).
+#[test]
+fn handler_timeout_on_aws_and_gcp() {
+    for (platform, redelivered_after_ms) in [("aws", 30_000), ("gcp", 0)] {
+        let state = tempfile::tempdir().unwrap();
+        let e = start_stack(
+            "tests/fixtures/stacks/emulate-timeout",
+            platform,
+            state.path(),
+        );
+        let slow = send(&e, json!({"sleep_ms": 5000}));
+        advance(&e, "2s");
+        let t = wait_trace(&e, "the timeout", |t| {
+            !events(t, "timed_out", &slow).is_empty()
+        });
+        let timed_out = events(&t, "timed_out", &slow)[0];
+        assert_eq!(timed_out["detail"][0], json!(["after", "2s"]), "{platform}");
+        // aws: visible again after max(30, min(43200, 6 × 2)) = 30 s; gcp: at once.
+        if redelivered_after_ms > 0 {
+            advance(&e, "30s");
+        }
+        let t = wait_trace(&e, "the redelivery", |t| {
+            events(t, "delivered", &slow).len() >= 2
+        });
+        let at: Vec<i64> = events(&t, "delivered", &slow)
+            .iter()
+            .map(|x| x["t_ms"].as_i64().unwrap())
+            .collect();
+        let after_timeout = at[1] - timed_out["t_ms"].as_i64().unwrap();
+        assert!(
+            (after_timeout - (redelivered_after_ms - 2_000).max(0)).abs() < 2_000,
+            "{platform}: {at:?}"
+        );
+        // The app still serves (it was restarted after the timed-out task).
+        let health = wait_http_ok(&format!("{}/health", e.gateway));
+        assert_eq!(health, 200, "{platform}");
+    }
 }
