@@ -1,0 +1,778 @@
+//! `alien emulate` measured from the outside, against the real worker app
+//! (tests/fixtures/worker-app, published alien-sdk 3.3.49) behind `examples/hello-worker`.
+//!
+//! Run through `scripts/bench-emulate.sh` (which builds everything, installs moto into a
+//! throw-away venv and notes the machine), or directly:
+//!
+//! ```sh
+//! BENCH_EMULATE_PARTS=load cargo bench --bench emulate
+//! BENCH_EMULATE_PARTS=startup BENCH_EMULATE_MOTO=/tmp/x/venv/bin/moto_server cargo bench --bench emulate
+//! ```
+//!
+//! Parts (`BENCH_EMULATE_PARTS`, comma separated, default `startup,load`):
+//! - `startup`: time from spawning `alien emulate` until the status table is printed and the
+//!   control API's `GET /status` answers, then RSS of the emulator and of the app process after
+//!   5 s idle; the same for `moto_server` (until `GET /moto-api/` answers) when
+//!   `BENCH_EMULATE_MOTO` names its executable. `BENCH_EMULATE_RUNS` runs each (default 3),
+//!   interleaved, median reported.
+//! - `load`: on the aws and local profiles, gateway overhead (1 000 sequential `GET /health`
+//!   through the gateway and directly to the app port, interleaved, one keep-alive client) and
+//!   queue throughput (`BENCH_EMULATE_MESSAGES` messages, default 500, sent through the control
+//!   API by 4 threads, timed until every one is `acked` in the trace).
+//!
+//! Every server listens on 127.0.0.1; every child is stopped at the end (SIGINT, then SIGKILL
+//! after a grace period), and `alien emulate` runs with `--stop-after 3m` as a backstop.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+type Result<T> = std::result::Result<T, String>;
+
+const STACK: &str = "examples/hello-worker";
+const IDLE: Duration = Duration::from_secs(5);
+const GATEWAY_REQUESTS: usize = 1_000;
+const WARM_UP: usize = 50;
+const SENDERS: usize = 4;
+const ACK_DEADLINE: Duration = Duration::from_secs(90);
+
+fn main() {
+    let parts = std::env::var("BENCH_EMULATE_PARTS").unwrap_or_else(|_| "startup,load".into());
+    let mut failed = false;
+    for part in parts.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let outcome = match part {
+            "startup" => startup(),
+            "load" => load(),
+            other => Err(format!("unknown part '{other}': expected startup or load")),
+        };
+        if let Err(err) = outcome {
+            eprintln!("bench emulate: {part}: {err}");
+            failed = true;
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn env_usize(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("{name}='{v}': expected a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// A short-timeout client for readiness polls and control calls.
+fn client() -> Client {
+    Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes
+
+/// Resident set size of `pid` in KiB (None once it is gone).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Direct children of `pid` (over all its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// `pid` and all its descendants.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let kids = children(all[i]);
+        all.extend(kids);
+        i += 1;
+    }
+    all
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            // The state follows the parenthesised command name.
+            s.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+}
+
+fn signal(target: &str, sig: &str) {
+    let _ = Command::new("kill")
+        .args([sig, "--", target])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits up to `grace` for `child` to exit; true when it did.
+fn wait_for(child: &mut Child, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Polls `url` every 5 ms until it answers 2xx; the instant it did.
+fn poll_until_ok(http: &Client, url: &str, child: &mut Child, within: Duration) -> Result<Instant> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(response) = http.get(url).send()
+            && response.status().is_success()
+        {
+            return Ok(Instant::now());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "the process exited ({status}) before {url} answered"
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{url} did not answer within {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// alien emulate
+
+/// A running `alien emulate`, stopped on drop.
+struct Emulation {
+    child: Child,
+    control: String,
+    gateway: String,
+    app: String,
+    ready: Duration,
+    log: PathBuf,
+    _state: tempfile::TempDir,
+}
+
+impl Emulation {
+    /// Spawns `alien emulate` on `platform` and waits until the status table is printed and
+    /// `GET /status` answers. `config`: an `alien-emulate.toml` to pass with `--config`.
+    fn start(platform: &str, config: Option<&Path>) -> Result<Emulation> {
+        let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let log = state.path().join("emulate.log");
+        let stderr = File::create(&log).map_err(|e| e.to_string())?;
+        let state_dir = state.path().join("state");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alien"));
+        command
+            .current_dir(repo())
+            .args([
+                "emulate",
+                STACK,
+                "--platform",
+                platform,
+                "--stop-after",
+                "3m",
+            ])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            // The app's cargo build (a no-op when it is built) shares the workspace target.
+            .env("CARGO_TARGET_DIR", repo().join("target"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let spawned = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("spawning alien emulate: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel::<String>();
+        // Drains stdout for the process's whole life.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut emulation = Emulation {
+            child,
+            control: String::new(),
+            gateway: String::new(),
+            app: String::new(),
+            ready: Duration::ZERO,
+            log,
+            _state: state,
+        };
+        let deadline = spawned + Duration::from_secs(240);
+        while emulation.gateway.is_empty() || emulation.control.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    return Err(format!(
+                        "no status table within 240 s (or stdout closed); log {}:\n{}",
+                        emulation.log.display(),
+                        emulation.log_tail()
+                    ));
+                }
+            };
+            if let Some(rest) = line.strip_prefix("control API: ") {
+                emulation.control = rest.split_whitespace().next().unwrap_or("").to_string();
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.len() >= 2 && words[0] == "app" && words[1] == "worker" {
+                emulation.gateway = words
+                    .iter()
+                    .find(|w| w.starts_with("http://"))
+                    .map(|w| w.to_string())
+                    .ok_or_else(|| format!("no gateway URL in the app row: {line}"))?;
+                let port = line
+                    .split("app port ")
+                    .nth(1)
+                    .and_then(|p| p.split_whitespace().next())
+                    .ok_or_else(|| format!("no app port in the app row: {line}"))?;
+                emulation.app = format!("http://127.0.0.1:{port}");
+            }
+        }
+        let status = format!("{}/status", emulation.control);
+        let answered = poll_until_ok(
+            &client(),
+            &status,
+            &mut emulation.child,
+            Duration::from_secs(10),
+        )
+        .map_err(|e| format!("{e}; log:\n{}", emulation.log_tail()))?;
+        emulation.ready = answered - spawned;
+        Ok(emulation)
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGINT (the CLI's graceful stop: SIGTERM to the app, its grace period), then SIGKILL
+    /// for whatever is left, the app's process group included.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let descendants: Vec<u32> = tree(self.pid()).into_iter().skip(1).collect();
+        signal(&self.pid().to_string(), "-INT");
+        if !wait_for(&mut self.child, Duration::from_secs(15)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for pid in descendants {
+            if alive(pid) {
+                signal(&format!("-{pid}"), "-KILL");
+                signal(&pid.to_string(), "-KILL");
+            }
+        }
+    }
+}
+
+impl Drop for Emulation {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// startup
+
+struct StartupSample {
+    ready: Duration,
+    /// KiB after the idle period: the main process, and its descendants.
+    main_kib: u64,
+    rest_kib: u64,
+}
+
+fn alien_startup(config: Option<&Path>) -> Result<StartupSample> {
+    let mut emulation = Emulation::start("aws", config)?;
+    std::thread::sleep(IDLE);
+    let pid = emulation.pid();
+    let main_kib = rss_kib(pid).ok_or("the emulator exited while idle")?;
+    let rest: Vec<u32> = tree(pid).into_iter().skip(1).collect();
+    if rest.is_empty() {
+        return Err("no app process under the emulator after the idle period".into());
+    }
+    let rest_kib = rest.iter().filter_map(|p| rss_kib(*p)).sum();
+    let ready = emulation.ready;
+    emulation.stop();
+    Ok(StartupSample {
+        ready,
+        main_kib,
+        rest_kib,
+    })
+}
+
+fn moto_startup(moto: &Path) -> Result<StartupSample> {
+    let port = free_port()?;
+    let spawned = Instant::now();
+    let mut child = Command::new(moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("spawning {}: {e}", moto.display()))?;
+    let pid = child.id();
+    let measured = (|| {
+        let answered = poll_until_ok(
+            &client(),
+            &format!("http://127.0.0.1:{port}/moto-api/"),
+            &mut child,
+            Duration::from_secs(60),
+        )?;
+        std::thread::sleep(IDLE);
+        let main_kib = rss_kib(pid).ok_or("moto_server exited while idle")?;
+        let rest_kib = tree(pid).into_iter().skip(1).filter_map(rss_kib).sum();
+        Ok(StartupSample {
+            ready: answered - spawned,
+            main_kib,
+            rest_kib,
+        })
+    })();
+    signal(&format!("-{pid}"), "-TERM");
+    if !wait_for(&mut child, Duration::from_secs(5)) {
+        signal(&format!("-{pid}"), "-KILL");
+        let _ = child.wait();
+    }
+    measured
+}
+
+fn median<T: Copy + PartialOrd>(values: &[T]) -> T {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    sorted[sorted.len() / 2]
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn startup() -> Result<()> {
+    let runs = env_usize("BENCH_EMULATE_RUNS", 3)?.max(1);
+    let moto = std::env::var_os("BENCH_EMULATE_MOTO").map(PathBuf::from);
+    // The second variant maps the app to its already-built executable, so no `cargo build`
+    // runs at start-up (what a stack with an `alien-emulate.toml` command mapping pays).
+    let app_exe = repo().join("target/debug/worker-app");
+    if !app_exe.is_file() {
+        return Err(format!(
+            "{} is missing: build the app first (scripts/bench-emulate.sh does)",
+            app_exe.display()
+        ));
+    }
+    let config_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = config_dir.path().join("alien-emulate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[resources.app]\ncommand = {}\ncwd = {}\n",
+            toml_string(&app_exe),
+            toml_string(&repo().join("tests/fixtures/worker-app"))
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+
+    let mut built: Vec<StartupSample> = Vec::new();
+    let mut mapped: Vec<StartupSample> = Vec::new();
+    let mut motos: Vec<StartupSample> = Vec::new();
+    for run in 1..=runs {
+        let s = alien_startup(None)?;
+        eprintln!(
+            "run {run}: alien emulate (cargo build no-op) ready {:.3} s, emulator {:.1} MiB, app {:.1} MiB",
+            s.ready.as_secs_f64(),
+            mib(s.main_kib),
+            mib(s.rest_kib)
+        );
+        built.push(s);
+        let s = alien_startup(Some(&config))?;
+        eprintln!(
+            "run {run}: alien emulate (prebuilt command) ready {:.3} s, emulator {:.1} MiB, app {:.1} MiB",
+            s.ready.as_secs_f64(),
+            mib(s.main_kib),
+            mib(s.rest_kib)
+        );
+        mapped.push(s);
+        if let Some(moto) = &moto {
+            let s = moto_startup(moto)?;
+            eprintln!(
+                "run {run}: moto_server ready {:.3} s, {:.1} MiB (+{:.1} MiB children)",
+                s.ready.as_secs_f64(),
+                mib(s.main_kib),
+                mib(s.rest_kib)
+            );
+            motos.push(s);
+        }
+    }
+
+    let row = |name: &str, samples: &[StartupSample], other: &str| {
+        let ready: Vec<f64> = samples.iter().map(|s| s.ready.as_secs_f64()).collect();
+        let main: Vec<u64> = samples.iter().map(|s| s.main_kib).collect();
+        let rest: Vec<u64> = samples.iter().map(|s| s.rest_kib).collect();
+        let all: Vec<String> = ready.iter().map(|r| format!("{r:.3}")).collect();
+        println!(
+            "| {name} | {:.3} ({}) | {:.1} | {other}{:.1} | {:.1} |",
+            median(&ready),
+            all.join(" / "),
+            mib(median(&main)),
+            mib(median(&rest)),
+            mib(median(&main) + median(&rest)),
+        );
+        (median(&ready), median(&main) + median(&rest), median(&main))
+    };
+    println!();
+    println!(
+        "| process | ready s, median ({runs} runs) | RSS MiB, main process | RSS MiB, app / children | RSS MiB, total |"
+    );
+    println!("|---|---|---|---|---|");
+    let (built_ready, built_total, built_main) = row(
+        "`alien emulate` (app via `cargo build`, no-op)",
+        &built,
+        "app ",
+    );
+    let (mapped_ready, mapped_total, mapped_main) =
+        row("`alien emulate` (app as prebuilt command)", &mapped, "app ");
+    if motos.is_empty() {
+        println!("| moto_server | not measured: BENCH_EMULATE_MOTO unset | | | |");
+        return Ok(());
+    }
+    let (moto_ready, moto_total, _) = row("`moto_server`", &motos, "");
+    println!();
+    for (name, ready, total, main) in [
+        ("cargo build no-op", built_ready, built_total, built_main),
+        ("prebuilt command", mapped_ready, mapped_total, mapped_main),
+    ] {
+        println!(
+            "- alien emulate ({name}) / moto_server: ready time {:.2}×, emulator RSS {:.2}×, emulator + app RSS {:.2}×",
+            ready / moto_ready,
+            main as f64 / moto_total as f64,
+            total as f64 / moto_total as f64
+        );
+    }
+    Ok(())
+}
+
+fn toml_string(path: &Path) -> String {
+    serde_json::to_string(&path.display().to_string()).expect("string")
+}
+
+// ---------------------------------------------------------------------------------------------
+// load: gateway overhead and queue throughput
+
+struct Latency {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+}
+
+/// Nearest-rank percentiles.
+fn latency(mut samples: Vec<Duration>) -> Latency {
+    samples.sort_unstable();
+    let n = samples.len();
+    let rank = |p: f64| samples[((p / 100.0 * n as f64).ceil() as usize).clamp(1, n) - 1];
+    Latency {
+        p50: rank(50.0),
+        p99: rank(99.0),
+        mean: samples.iter().sum::<Duration>() / n as u32,
+    }
+}
+
+fn get_health(http: &Client, url: &str) -> Result<Duration> {
+    let started = Instant::now();
+    let response = http
+        .get(url)
+        .send()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status();
+    let body = response.bytes().map_err(|e| format!("GET {url}: {e}"))?;
+    let took = started.elapsed();
+    if !status.is_success() || !body.starts_with(b"{\"status\":\"ok\"") {
+        return Err(format!(
+            "GET {url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    Ok(took)
+}
+
+fn gateway_overhead(emulation: &Emulation) -> Result<(Latency, Latency)> {
+    // One client, connections kept alive in its pool (one per host).
+    let http = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let via_gateway = format!("{}/health", emulation.gateway);
+    let direct = format!("{}/health", emulation.app);
+    for _ in 0..WARM_UP {
+        get_health(&http, &via_gateway)?;
+        get_health(&http, &direct)?;
+    }
+    let mut gateway = Vec::with_capacity(GATEWAY_REQUESTS);
+    let mut app = Vec::with_capacity(GATEWAY_REQUESTS);
+    // Interleaved, alternating which goes first, so drift in the machine's load hits both.
+    for i in 0..GATEWAY_REQUESTS {
+        if i % 2 == 0 {
+            gateway.push(get_health(&http, &via_gateway)?);
+            app.push(get_health(&http, &direct)?);
+        } else {
+            app.push(get_health(&http, &direct)?);
+            gateway.push(get_health(&http, &via_gateway)?);
+        }
+    }
+    Ok((latency(gateway), latency(app)))
+}
+
+struct Throughput {
+    sent: usize,
+    send_time: Duration,
+    total: Duration,
+    acked: usize,
+    /// When the first and the middle message were acked (from the first send).
+    first_ack: Option<Duration>,
+    half_acked: Option<Duration>,
+    deliveries: usize,
+    failures: usize,
+}
+
+fn trace_after(http: &Client, control: &str, after: Option<u64>, wait: u64) -> Result<Vec<Value>> {
+    let url = match after {
+        Some(seq) => format!("{control}/trace?after={seq}&wait={wait}"),
+        None => format!("{control}/trace?wait=0"),
+    };
+    let response = http
+        .get(&url)
+        .send()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("GET {url}: {}", response.status()));
+    }
+    response
+        .json::<Vec<Value>>()
+        .map_err(|e| format!("GET {url}: {e}"))
+}
+
+fn throughput(emulation: &Emulation, messages: usize) -> Result<Throughput> {
+    let http = client();
+    let control = emulation.control.clone();
+    let mut last = trace_after(&http, &control, None, 0)?
+        .last()
+        .and_then(|e| e["seq"].as_u64());
+    let url = format!("{control}/queues/jobs/messages");
+    let started = Instant::now();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|k| {
+            let url = url.clone();
+            std::thread::spawn(move || -> Result<usize> {
+                let http = client();
+                let mut sent = 0;
+                for n in (k..messages).step_by(SENDERS) {
+                    let response = http
+                        .post(&url)
+                        .json(&json!({ "json": { "n": n } }))
+                        .send()
+                        .map_err(|e| format!("POST {url}: {e}"))?;
+                    if !response.status().is_success() {
+                        let status = response.status();
+                        return Err(format!(
+                            "POST {url}: {status} {}",
+                            response.text().unwrap_or_default()
+                        ));
+                    }
+                    sent += 1;
+                }
+                Ok(sent)
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for sender in senders {
+        sent += sender.join().map_err(|_| "a sender panicked")??;
+    }
+    let send_time = started.elapsed();
+    let mut acked = BTreeSet::new();
+    let (mut deliveries, mut failures) = (0, 0);
+    let (mut first_ack, mut half_acked) = (None, None);
+    let deadline = started + ACK_DEADLINE;
+    while acked.len() < sent && Instant::now() < deadline {
+        for event in trace_after(&http, &control, last, 2)? {
+            last = event["seq"].as_u64().or(last);
+            if event["resource"] != "jobs" {
+                continue;
+            }
+            match event["kind"].as_str() {
+                Some("acked") => {
+                    acked.insert(event["subject"].as_str().unwrap_or("").to_string());
+                    // As seen by the trace long-poll, which answers as soon as there is news.
+                    first_ack = first_ack.or(Some(started.elapsed()));
+                    if half_acked.is_none() && acked.len() * 2 >= sent {
+                        half_acked = Some(started.elapsed());
+                    }
+                }
+                Some("delivered") => deliveries += 1,
+                Some("failed" | "timed_out" | "crashed" | "lease_expired") => failures += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(Throughput {
+        sent,
+        send_time,
+        total: started.elapsed(),
+        acked: acked.len(),
+        first_ack,
+        half_acked,
+        deliveries,
+        failures,
+    })
+}
+
+fn secs(d: Option<Duration>) -> String {
+    d.map_or_else(|| "–".into(), |d| format!("{:.2}", d.as_secs_f64()))
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn load() -> Result<()> {
+    let messages = env_usize("BENCH_EMULATE_MESSAGES", 500)?.max(1);
+    let mut gateway_rows = Vec::new();
+    let mut queue_rows = Vec::new();
+    for platform in ["aws", "local"] {
+        let emulation = Emulation::start(platform, None)?;
+        eprintln!(
+            "{platform}: ready in {:.3} s; control {}, gateway {}, app {}",
+            emulation.ready.as_secs_f64(),
+            emulation.control,
+            emulation.gateway,
+            emulation.app
+        );
+        let (gw, app) = gateway_overhead(&emulation)?;
+        eprintln!(
+            "{platform}: gateway p50 {:.0} µs p99 {:.0} µs; direct p50 {:.0} µs p99 {:.0} µs",
+            micros(gw.p50),
+            micros(gw.p99),
+            micros(app.p50),
+            micros(app.p99)
+        );
+        gateway_rows.push(format!(
+            "| {platform} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | +{:.0} µs ({:.2}×) | +{:.0} µs ({:.2}×) |",
+            micros(gw.p50),
+            micros(gw.p99),
+            micros(gw.mean),
+            micros(app.p50),
+            micros(app.p99),
+            micros(app.mean),
+            micros(gw.p50) - micros(app.p50),
+            gw.p50.as_secs_f64() / app.p50.as_secs_f64(),
+            micros(gw.p99) - micros(app.p99),
+            gw.p99.as_secs_f64() / app.p99.as_secs_f64(),
+        ));
+        let t = throughput(&emulation, messages)?;
+        eprintln!(
+            "{platform}: {} sent in {:.2} s, {} acked after {:.2} s",
+            t.sent,
+            t.send_time.as_secs_f64(),
+            t.acked,
+            t.total.as_secs_f64()
+        );
+        let rate = if t.acked == t.sent {
+            format!("{:.0}", t.acked as f64 / t.total.as_secs_f64())
+        } else {
+            format!(
+                "not all acked within {} s: {} of {}",
+                ACK_DEADLINE.as_secs(),
+                t.acked,
+                t.sent
+            )
+        };
+        queue_rows.push(format!(
+            "| {platform} | {} | {:.2} | {:.0} | {} | {} | {:.2} | {rate} | {} | {} |",
+            t.sent,
+            t.send_time.as_secs_f64(),
+            t.sent as f64 / t.send_time.as_secs_f64(),
+            secs(t.first_ack),
+            secs(t.half_acked),
+            t.total.as_secs_f64(),
+            t.deliveries,
+            t.failures,
+        ));
+        drop(emulation);
+    }
+    println!();
+    println!(
+        "| profile | gateway p50 µs | gateway p99 µs | gateway mean µs | direct p50 µs | direct p99 µs | direct mean µs | p50 overhead | p99 overhead |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in gateway_rows {
+        println!("{row}");
+    }
+    println!();
+    println!(
+        "| profile | messages | send phase s | sends/s | first ack s | half acked s | all acked s | acked msgs/s end to end | deliveries | failed attempts |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for row in queue_rows {
+        println!("{row}");
+    }
+    Ok(())
+}
