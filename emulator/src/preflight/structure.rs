@@ -275,26 +275,26 @@ pub fn permission_profiles(ctx: &Ctx) -> Vec<Diagnostic> {
     out
 }
 
-/// Kubernetes needs external bindings for storage, queue and kv (`EXTERNAL_BINDING_REQUIRED`,
-/// §2.2); the emulator stands in for them, so this is a warning here.
+/// Platforms that cannot provision some infrastructure need external bindings for it
+/// (`EXTERNAL_BINDING_REQUIRED`, §2.2: storage, queue and kv on Kubernetes); the emulator
+/// stands in for them, so this is a warning here.
 pub fn external_bindings(ctx: &Ctx) -> Vec<Diagnostic> {
-    if ctx.profile.platform != crate::Platform::Kubernetes {
-        return vec![];
-    }
+    let required = &ctx.profile.external_binding_types;
+    let platform = ctx.profile.platform;
     ctx.stack
         .resources
         .iter()
-        .filter(|(_, e)| matches!(e.config, Resource::Queue(_) | Resource::Storage(_) | Resource::Kv(_)))
+        .filter(|(_, e)| required.value.contains(&e.config.type_name()))
         .map(|(id, e)| {
             Diagnostic::warning(
                 "EXTERNAL_BINDING_REQUIRED",
                 "ExternalBindingsRequiredCheck",
                 Some(id),
                 format!(
-                    "Platform 'kubernetes' requires an external binding for infrastructure resource '{id}' of type '{}'. The emulator provides one; a real deployment needs it configured.",
+                    "Platform '{platform}' requires an external binding for infrastructure resource '{id}' of type '{}'. The emulator provides one; a real deployment needs it configured.",
                     e.config.type_name()
                 ),
-                "upstream-stack-and-limits.md §2.2",
+                required.source,
             )
         })
         .collect()

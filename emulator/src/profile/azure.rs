@@ -249,5 +249,9 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             "Service Bus message to the worker's commands queue",
             "upstream-runtime-and-bindings.md §5.3",
         )),
+        external_binding_types: src(
+            vec![],
+            "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
+        ),
     }
 }

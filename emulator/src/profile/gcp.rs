@@ -244,5 +244,9 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             "Pub/Sub publish to the worker's commands topic",
             "upstream-runtime-and-bindings.md §5.3",
         )),
+        external_binding_types: src(
+            vec![],
+            "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
+        ),
     }
 }

@@ -191,5 +191,9 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             "HTTP POST /_alien/commands",
             "upstream-runtime-and-bindings.md §5.3 (HttpCommandDispatcher)",
         )),
+        external_binding_types: src(
+            vec!["storage", "queue", "kv"],
+            "upstream-stack-and-limits.md §2.2 (Kubernetes requires external bindings for storage, queue, kv)",
+        ),
     }
 }

@@ -228,5 +228,9 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             "HTTP POST /_alien/commands",
             "upstream-runtime-and-bindings.md §5.3 (HttpCommandDispatcher)",
         )),
+        external_binding_types: src(
+            vec![],
+            "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
+        ),
     }
 }

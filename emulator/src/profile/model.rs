@@ -21,6 +21,8 @@ pub struct Profile {
     pub daemon: DaemonProfile,
     pub names: NamingProfile,
     pub commands: CommandsProfile,
+    /// Resource types the platform cannot provision: the deployment must bind existing ones.
+    pub external_binding_types: Sourced<Vec<&'static str>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
