@@ -342,6 +342,18 @@ impl Sim {
         }
     }
 
+    /// Takes message `seq` out of a subscription (acked, dead-lettered, expired or purged):
+    /// no longer visible, its lease timer cancelled.
+    fn remove_message(&mut self, q: usize, s: usize, seq: u64) -> Option<Msg> {
+        let sub = &mut self.queues[q].subs[s];
+        sub.ready.remove(&seq);
+        let msg = sub.msgs.remove(&seq)?;
+        if let Some(lease) = &msg.lease {
+            self.clock.cancel(lease.timer);
+        }
+        Some(msg)
+    }
+
     /// Called when a queue-driven invocation ends.
     pub(crate) fn settle_queue(
         &mut self,
@@ -390,10 +402,7 @@ impl Sim {
                 );
                 return;
             }
-            let msg = self.queues[q].subs[s].msgs.remove(&seq).expect("present");
-            if let Some(lease) = msg.lease {
-                self.clock.cancel(lease.timer);
-            }
+            let msg = self.remove_message(q, s, seq).expect("present");
             self.record(
                 Kind::Acked,
                 &queue_id,
@@ -425,11 +434,7 @@ impl Sim {
         if msg.receive_count < max {
             return false;
         }
-        let msg = self.queues[q].subs[s].msgs.remove(&seq).expect("present");
-        if let Some(lease) = &msg.lease {
-            self.clock.cancel(lease.timer);
-        }
-        self.queues[q].subs[s].ready.remove(&seq);
+        let msg = self.remove_message(q, s, seq).expect("present");
         let now = self.now();
         let sub_name = self.queues[q].subs[s].name.clone();
         let payload = match &msg.body {
@@ -516,13 +521,9 @@ impl Sim {
     }
 
     pub(crate) fn on_retention(&mut self, q: usize, s: usize, seq: u64) {
-        let Some(msg) = self.queues[q].subs[s].msgs.remove(&seq) else {
+        let Some(msg) = self.remove_message(q, s, seq) else {
             return;
         };
-        if let Some(lease) = &msg.lease {
-            self.clock.cancel(lease.timer);
-        }
-        self.queues[q].subs[s].ready.remove(&seq);
         let queue_id = self.queues[q].id.clone();
         let sub_name = self.queues[q].subs[s].name.clone();
         self.record(
@@ -654,11 +655,7 @@ impl Sim {
             return Err(alien_providers::ProviderError::stale_receipt(seq).into());
         }
         // An ack after the lease ran out still succeeds if nobody re-claimed the message.
-        self.queues[q].subs[s].ready.remove(&seq);
-        let msg = self.queues[q].subs[s].msgs.remove(&seq).expect("present");
-        if let Some(lease) = msg.lease {
-            self.clock.cancel(lease.timer);
-        }
+        let msg = self.remove_message(q, s, seq).expect("present");
         self.record(
             Kind::Acked,
             queue,
@@ -733,12 +730,9 @@ impl Sim {
         let q = self.queue_idx(queue)?;
         let mut purged = 0;
         for s in 0..self.queues[q].subs.len() {
-            let msgs = std::mem::take(&mut self.queues[q].subs[s].msgs);
-            self.queues[q].subs[s].ready.clear();
-            for msg in msgs.into_values() {
-                if let Some(lease) = msg.lease {
-                    self.clock.cancel(lease.timer);
-                }
+            let seqs: Vec<u64> = self.queues[q].subs[s].msgs.keys().copied().collect();
+            for seq in seqs {
+                self.remove_message(q, s, seq);
                 purged += 1;
             }
         }
