@@ -10,9 +10,6 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(cli::EXIT_UNUSABLE_INPUT)
-        }
+        Err(err) => cli::unusable(format!("{err:#}")),
     }
 }

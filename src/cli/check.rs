@@ -9,7 +9,7 @@ use alien_emulator::profile::ProfileSpec;
 use alien_emulator::stack::load_stack;
 use clap::Args;
 
-use super::{EXIT_FAILED, EXIT_UNUSABLE_INPUT, emit, today};
+use super::{EXIT_FAILED, emit, today, unusable};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -47,17 +47,11 @@ pub fn parse_specs(values: &[String]) -> Result<Vec<ProfileSpec>, String> {
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let specs = match parse_specs(&args.platform) {
         Ok(specs) => specs,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(message) => return Ok(unusable(message)),
     };
     let loaded = match load_stack(&args.stack) {
         Ok(loaded) => loaded,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(err) => return Ok(unusable(err)),
     };
     let today = today();
     let mut reports = Vec::new();

@@ -10,7 +10,7 @@ use alien_emulator::profile::ProfileSpec;
 use alien_emulator::stack::load_stack;
 use clap::Args;
 
-use super::{EXIT_UNUSABLE_INPUT, today};
+use super::{today, unusable};
 
 /// Where a running emulator writes its control API URL, for the CLI verbs.
 pub const CONTROL_URL_FILE: &str = "control.url";
@@ -42,10 +42,7 @@ pub struct EmulateArgs {
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     let spec: ProfileSpec = match args.platform.parse() {
         Ok(spec) => spec,
-        Err(e) => {
-            eprintln!("error: --platform {}: {e}", args.platform);
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(e) => return Ok(unusable(format!("--platform {}: {e}", args.platform))),
     };
     let stop_after = match args
         .stop_after
@@ -54,17 +51,11 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         .transpose()
     {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: --stop-after: {e}");
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(e) => return Ok(unusable(format!("--stop-after: {e}"))),
     };
     let loaded = match load_stack(&args.stack) {
         Ok(loaded) => loaded,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(err) => return Ok(unusable(err)),
     };
     let profile = spec.resolve(today())?;
     let header = format!(
@@ -83,10 +74,7 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let emulator = match Emulator::start(options, &mut |line| eprintln!("{line}")).await {
             Ok(emulator) => emulator,
-            Err(err) => {
-                eprintln!("error: {err}");
-                return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-            }
+            Err(err) => return Ok(unusable(err)),
         };
         std::fs::write(
             emulator.state_dir.join(CONTROL_URL_FILE),

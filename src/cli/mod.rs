@@ -51,6 +51,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Reports input that cannot be used (a bad argument, an unreadable stack) and gives exit 2.
+pub fn unusable(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_UNUSABLE_INPUT)
+}
+
 /// Writes to stdout; a closed pipe (`alien profile | head`) ends the output quietly instead
 /// of panicking.
 pub fn emit(text: &str) {

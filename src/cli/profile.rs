@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::check::parse_specs;
-use super::{EXIT_UNUSABLE_INPUT, emit, today};
+use super::{emit, today, unusable};
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
@@ -20,10 +20,7 @@ pub struct ProfileArgs {
 pub fn run(args: ProfileArgs) -> anyhow::Result<ExitCode> {
     let specs = match parse_specs(&args.platform) {
         Ok(specs) => specs,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(EXIT_UNUSABLE_INPUT));
-        }
+        Err(message) => return Ok(unusable(message)),
     };
     let today = today();
     let mut tables = Vec::new();
