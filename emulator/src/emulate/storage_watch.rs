@@ -41,7 +41,7 @@ pub fn scan(root: &Path) -> Snapshot {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            if is_staging(&key) {
+            if crate::engine::is_staging_key(&key) {
                 continue;
             }
             out.insert(
@@ -54,12 +54,6 @@ pub fn scan(root: &Path) -> Snapshot {
         }
     }
     out
-}
-
-/// object_store's local backend stages writes as `key#N` before renaming them into place.
-fn is_staging(key: &str) -> bool {
-    key.rsplit_once('#')
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Changes from `before` to `after`, in key order.

@@ -38,6 +38,7 @@ pub use provider::{
 pub use queues::{Peeked, QueueStats, Received, SendVia};
 pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
 pub use state::SimState;
+pub use storage::is_staging_key;
 /// The parts of [`SimState`], for stores.
 pub mod state_types {
     pub use super::state::{

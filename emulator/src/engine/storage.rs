@@ -333,7 +333,7 @@ fn meta(key: &str, o: &Object) -> ObjectMeta {
 }
 
 /// object_store's local backend writes `key#N` staging files before renaming them into place.
-fn is_staging_key(key: &str) -> bool {
+pub fn is_staging_key(key: &str) -> bool {
     key.rsplit_once('#')
         .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
