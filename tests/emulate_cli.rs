@@ -4,161 +4,39 @@
 //! profile's times (by clock advance, not sleeping), a storage event raised by the app's own
 //! binding write, KV through the binding, and a cron fire by clock advance.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{
+    Emulate, advance, client, events, send, start_stack, trace, wait_http_ok, wait_trace,
+};
+use serde_json::json;
 
-/// A running `alien emulate`, stopped (SIGKILL) when dropped.
-struct Emulate {
-    child: Child,
-    control: String,
-    gateway: String,
-}
-
-impl Drop for Emulate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The hello-worker example; aws and gcp run the readiness probe for public workers after
+/// deploy, and the status row says so.
 fn start(platform: &str, state: &Path) -> Emulate {
-    start_stack("examples/hello-worker", platform, state)
-}
-
-fn start_stack(stack: &str, platform: &str, state: &Path) -> Emulate {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alien"))
-        .args([
-            "emulate",
-            stack,
-            "--platform",
-            platform,
-            "--stop-after",
-            "10m",
-        ])
-        .arg("--state-dir")
-        .arg(state)
-        .current_dir(repo())
-        // Share the workspace target dir so the fixture app is built once.
-        .env("CARGO_TARGET_DIR", repo().join("target"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn alien emulate");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let (mut control, mut gateway) = (None, None);
-    while control.is_none() || gateway.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("alien emulate printed its status table (the first run builds the app)");
-        println!("{line}");
-        if let Some(rest) = line.strip_prefix("control API: ") {
-            control = rest.split_whitespace().next().map(str::to_string);
-        }
-        if line.starts_with("app ") {
-            if stack == "examples/hello-worker" {
-                // aws and gcp run the readiness probe for public workers after deploy.
-                assert!(line.contains("ready (GET /health → 200)"), "{line}");
-            }
-            gateway = line
-                .split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .map(str::to_string);
-        }
-    }
-    Emulate {
-        child,
-        control: control.unwrap(),
-        gateway: gateway.unwrap(),
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-fn advance(e: &Emulate, by: &str) {
-    let r = client()
-        .post(format!("{}/clock/advance", e.control))
-        .json(&json!({"by": by}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "advance {by}: {}", r.status());
-}
-
-fn send(e: &Emulate, body: Value) -> String {
-    let r = client()
-        .post(format!("{}/queues/jobs/messages", e.control))
-        .json(&json!({"json": body}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "send: {}", r.status());
-    r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn trace(e: &Emulate) -> Vec<Value> {
-    client()
-        .get(format!("{}/trace", e.control))
-        .send()
-        .unwrap()
-        .json::<Vec<Value>>()
-        .unwrap()
-}
-
-/// Polls the trace (real time, bounded) until `pred` holds.
-fn wait_trace(e: &Emulate, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let t = trace(e);
-        if pred(&t) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; trace:\n{t:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn events<'a>(t: &'a [Value], kind: &str, subject: &str) -> Vec<&'a Value> {
-    t.iter()
-        .filter(|e| e["kind"] == kind && e["subject"] == subject)
-        .collect()
+    let e = start_stack("examples/hello-worker", platform, state, &[]);
+    assert!(
+        e.row("app").contains("ready (GET /health → 200)"),
+        "{}",
+        e.row("app")
+    );
+    e
 }
 
 fn common_checks(e: &Emulate) {
     let http = client();
     assert_eq!(
-        http.get(format!("{}/health", e.gateway))
+        http.get(format!("{}/health", e.gateway("app")))
             .send()
             .unwrap()
             .status(),
         200
     );
     let put = http
-        .put(format!("{}/kv/greeting", e.gateway))
+        .put(format!("{}/kv/greeting", e.gateway("app")))
         .body("hello-kv")
         .send()
         .unwrap();
@@ -168,7 +46,7 @@ fn common_checks(e: &Emulate) {
         put.status()
     );
     let got = http
-        .get(format!("{}/kv/greeting", e.gateway))
+        .get(format!("{}/kv/greeting", e.gateway("app")))
         .send()
         .unwrap()
         .text()
@@ -176,7 +54,7 @@ fn common_checks(e: &Emulate) {
     assert!(got.contains("hello-kv"), "kv get: {got}");
     // The app writes through its own local-storage binding; the emulator raises the event.
     let up = http
-        .put(format!("{}/uploads/report.txt", e.gateway))
+        .put(format!("{}/uploads/report.txt", e.gateway("app")))
         .body("data")
         .send()
         .unwrap();
@@ -185,7 +63,7 @@ fn common_checks(e: &Emulate) {
     // emulated queue and is delivered back to the app's queue trigger.
     let sent_before = trace(e).iter().filter(|x| x["kind"] == "sent").count();
     let sent = http
-        .post(format!("{}/jobs", e.gateway))
+        .post(format!("{}/jobs", e.gateway("app")))
         .json(&json!({"from": "app"}))
         .send()
         .unwrap();
@@ -221,7 +99,7 @@ fn aws_profile() {
     common_checks(&e);
     // seed 001: Lambda 6 MB synchronous payload limit.
     let big = client()
-        .post(format!("{}/echo", e.gateway))
+        .post(format!("{}/echo", e.gateway("app")))
         .body(vec![0u8; 7 * 1024 * 1024])
         .send()
         .unwrap();
@@ -272,7 +150,7 @@ fn gcp_profile() {
     common_checks(&e);
     // Cloud Run takes 32 MB: 7 MB is proxied.
     let big = client()
-        .post(format!("{}/echo", e.gateway))
+        .post(format!("{}/echo", e.gateway("app")))
         .body(vec![0u8; 7 * 1024 * 1024])
         .send()
         .unwrap();
@@ -322,22 +200,6 @@ fn kill_9_and_restart_keeps_the_queue() {
     );
 }
 
-/// Polls `url` (real time, bounded) until it answers 200.
-fn wait_http_ok(url: &str) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = client()
-            .get(url)
-            .send()
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0);
-        if status == 200 || Instant::now() > deadline {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A handler slower than `timeoutSeconds` (2 s here) times out at the platform's limit in
 /// virtual time (the clock is advanced, not waited for), and the platform's retry applies; the
 /// app keeps working afterwards (a 3.3.49 app is restarted after a task timeout).
@@ -349,6 +211,7 @@ fn handler_timeout_on_aws_and_gcp() {
             "tests/fixtures/stacks/emulate-timeout",
             platform,
             state.path(),
+            &[],
         );
         let slow = send(&e, json!({"sleep_ms": 5000}));
         advance(&e, "2s");
@@ -374,7 +237,7 @@ fn handler_timeout_on_aws_and_gcp() {
             "{platform}: {at:?}"
         );
         // The app still serves (it was restarted after the timed-out task).
-        let health = wait_http_ok(&format!("{}/health", e.gateway));
+        let health = wait_http_ok(&format!("{}/health", e.gateway("app")));
         assert_eq!(health, 200, "{platform}");
     }
 }

@@ -299,6 +299,8 @@ async fn serves_http_and_answers_every_task_kind() {
     let expected: Vec<_> = [
         ("command", "add"),
         ("command", "echo"),
+        ("command", "fail"),
+        ("command", "slow"),
         ("cron", "*"),
         ("queue", "*"),
         ("storage", "*"),

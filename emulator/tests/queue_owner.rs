@@ -3,9 +3,11 @@
 //! the published client applies (§4.2–§4.3), written here independently of the owner's types.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alien_emulator::Platform;
+use alien_emulator::emulate::iam::Iam;
 use alien_emulator::emulate::queue_owner::{QueueOwner, QueueTokens, serve};
 use alien_emulator::engine::{Behaviour, Kind, Scripted, SharedSim, Sim, SimConfig, shared};
 use alien_emulator::profile::Profile;
@@ -167,23 +169,29 @@ impl Drop for Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::start_on(Platform::Local).await
+    }
+
+    /// The same stack on `platform`, with the owner checking workload calls against the
+    /// platform's IAM rules. Worker `reader` links `jobs` but its profile names `jobs` with
+    /// `queue/data-read` only.
+    async fn start_on(platform: Platform) -> Harness {
         let doc = json!({"id": "demo", "resources": {
+            "reader": {"config": {"type": "worker", "id": "reader", "links": [{"type": "queue", "id": "jobs"}],
+                "permissions": "reader", "code": {"type": "image", "image": "x:1"}, "triggers": []},
+                "lifecycle": "live", "dependencies": []},
             "jobs": {"config": {"type": "queue", "id": "jobs"}, "lifecycle": "frozen", "dependencies": []},
             "orders": {"config": {"type": "queue", "id": "orders"}, "lifecycle": "frozen", "dependencies": []},
             "processor": {"config": {"type": "worker", "id": "processor", "links": [], "permissions": "execution",
                 "code": {"type": "image", "image": "x:1"}, "timeoutSeconds": 60, "memoryMb": 1024,
                 "triggers": [{"type": "queue", "queue": {"type": "queue", "id": "orders"}}]},
                 "lifecycle": "live", "dependencies": []}
-        }});
+        }, "permissions": {"profiles": {"execution": {}, "reader": {"jobs": ["queue/data-read"]}}}});
         let stack = parse_stack_json(&doc.to_string(), Path::new("demo.json")).unwrap();
-        let profile = Profile::new(
-            Platform::Local,
-            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        )
-        .unwrap();
+        let profile = Profile::new(platform, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap();
         let mut config = SimConfig::new(1, Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap());
         config.cold_starts = false;
-        let mut sim = Sim::new(&stack, profile, config);
+        let mut sim = Sim::new(&stack, profile.clone(), config);
         sim.set_handler(
             "processor",
             Box::new(Scripted::new(Behaviour {
@@ -196,7 +204,10 @@ impl Harness {
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tokens = QueueTokens::for_stack(listener.local_addr().unwrap(), &stack).unwrap();
-        let owner = QueueOwner::new(sim.clone(), tokens.clone()).unwrap();
+        let iam = Arc::new(Iam::new(&stack, &profile));
+        let owner = QueueOwner::new(sim.clone(), tokens.clone())
+            .unwrap()
+            .with_iam(iam);
         let server = tokio::spawn(async move { serve(listener, owner).await.unwrap() });
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -255,6 +266,17 @@ impl Harness {
     async fn call(&self, queue: &str, body: impl Into<String>) -> Reply {
         let (endpoint, token) = self.binding(queue);
         self.raw(&endpoint, Some(&format!("Bearer {token}")), body)
+            .await
+    }
+
+    /// A call with `holder`'s own binding token.
+    async fn call_as(&self, holder: &str, queue: &str, body: impl Into<String>) -> Reply {
+        let binding = self.tokens.binding_json_for(queue, holder).unwrap();
+        let (endpoint, token) = (
+            binding["endpoint"].as_str().unwrap(),
+            binding["token"].as_str().unwrap(),
+        );
+        self.raw(endpoint, Some(&format!("Bearer {token}")), body)
             .await
     }
 
@@ -898,4 +920,41 @@ fn client_decoder_is_strict() {
         .is_err(),
         "attempt is required"
     );
+}
+
+/// upstream permission sets: `queue/data-read` grants sqs:ReceiveMessage and DeleteMessage
+/// but not sqs:SendMessage, and an explicit resource entry replaces the link defaults
+/// (resource_link_permissions.rs). On AWS the reader's send is refused the way the SQS
+/// provider reports a cloud error; its receive works; on Local nothing is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_calls_follow_the_platforms_iam() {
+    let send =
+        json!({"operation": "send", "message": {"type": "json", "data": {"n": 1}}}).to_string();
+    let aws = Harness::start_on(Platform::Aws).await;
+    let reply = aws.call_as("reader", "jobs", send.clone()).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let err = reply.error();
+    assert_eq!(err.code, "QUEUE_OPERATION_FAILED");
+    assert!(!err.retryable);
+    assert_eq!(
+        err.message,
+        "Queue operation 'send' failed: AccessDenied: 'reader' is not authorized to perform \
+         sqs:SendMessage on queue 'jobs': permission profile 'reader' grants only \
+         queue/data-read on 'jobs'; missing permission: queue/data-write or queue/publish \
+         (add it to the profile)"
+    );
+    assert_eq!(aws.stats("jobs").await.total, 0, "nothing was enqueued");
+    let received: Vec<client::Message> = aws
+        .call_as(
+            "reader",
+            "jobs",
+            r#"{"operation":"receive","maxMessages":1}"#,
+        )
+        .await
+        .ok();
+    assert!(received.is_empty());
+
+    let local = Harness::start_on(Platform::Local).await;
+    local.call_as("reader", "jobs", send).await.assert_unit();
+    assert_eq!(local.stats("jobs").await.total, 1);
 }

@@ -37,6 +37,17 @@ pub struct EmulateArgs {
     /// Stop gracefully after this long (e.g. `30s`); default: run until Ctrl-C.
     #[arg(long)]
     stop_after: Option<String>,
+    /// Seed of the random stream (cold-start latencies, fault toggles): same seed, same draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Cold start after scale to zero: `profile` (the platform's range, seeded), `off`, or a
+    /// fixed latency such as `800ms`.
+    #[arg(long, default_value = "profile")]
+    cold_start: String,
+    /// Chaos: restart each worker process after every invocation, so code that keeps state
+    /// in memory between invocations shows it (seed 001: stateless execution).
+    #[arg(long)]
+    recycle: bool,
 }
 
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
@@ -52,6 +63,18 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     {
         Ok(d) => d,
         Err(e) => return Ok(unusable(format!("--stop-after: {e}"))),
+    };
+    let cold_start = match args.cold_start.as_str() {
+        "profile" => None,
+        "off" => Some(Duration::ZERO),
+        fixed => match alien_emulator::engine::duration_serde::parse_duration(fixed) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                return Ok(unusable(format!(
+                    "--cold-start {fixed}: {e} (use profile, off or a duration such as 800ms)"
+                )));
+            }
+        },
     };
     let loaded = match load_stack(&args.stack) {
         Ok(loaded) => loaded,
@@ -69,6 +92,9 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         port: args.port,
         config: args.config,
         time_scale: args.time_scale,
+        seed: args.seed,
+        cold_start,
+        recycle: args.recycle,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

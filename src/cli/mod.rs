@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch. Each subcommand parses, calls the library, renders.
 
 mod check;
+mod command;
 mod emulate;
 mod profile;
 mod simulate;
@@ -23,11 +24,11 @@ pub const EXIT_UNUSABLE_INPUT: u8 = 2;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: TopCommand,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum TopCommand {
     /// Per-platform preflight of a stack (alien.ts, alien.js, a stack JSON or a directory).
     Check(check::CheckArgs),
     /// Show a platform profile: every value with its source.
@@ -39,15 +40,19 @@ enum Command {
     /// Talk to a running emulator: send, peek, dead-letters, put, get, delete, fire-cron,
     /// advance (time travel), trace.
     Ctl(verbs::VerbArgs),
+    /// Invoke a command on a command-enabled worker or daemon of a running emulator and
+    /// print its response (or its error code).
+    Command(command::CommandArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check(args) => check::run(args),
-        Command::Profile(args) => profile::run(args),
-        Command::Simulate(args) => simulate::run(args),
-        Command::Emulate(args) => emulate::run(args),
-        Command::Ctl(args) => verbs::run(args),
+        TopCommand::Check(args) => check::run(args),
+        TopCommand::Profile(args) => profile::run(args),
+        TopCommand::Simulate(args) => simulate::run(args),
+        TopCommand::Emulate(args) => emulate::run(args),
+        TopCommand::Ctl(args) => verbs::run(args),
+        TopCommand::Command(args) => command::run(args),
     }
 }
 

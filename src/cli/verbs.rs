@@ -1,5 +1,5 @@
 //! CLI verbs on a running emulator's control API: send, peek, dead-letters, put, get,
-//! delete, fire-cron, advance, trace. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
+//! delete, fire-cron, advance, trace, faults, inject, daemon. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
 //! the `control.url` file a running `alien emulate` writes into its state directory.
 
 use std::path::PathBuf;
@@ -57,6 +57,27 @@ enum Verb {
         #[arg(long)]
         follow: bool,
     },
+    /// Show or set the fault toggles: `--rate duplicate_delivery=0.2`, `--seed 7`,
+    /// `--recycle on` (restart each worker process after every invocation).
+    Faults {
+        #[arg(long)]
+        seed: Option<u64>,
+        /// `on` or `off`.
+        #[arg(long)]
+        recycle: Option<String>,
+        /// `kind=probability`, repeatable (kinds: duplicate_delivery, lost_ack,
+        /// handler_crash, lease_expiry, cron_double_fire, cron_skip, cold_start_spike).
+        #[arg(long = "rate")]
+        rates: Vec<String>,
+    },
+    /// Arm a one-shot fault (`handler_crash`, `lost_ack`, …); daemon faults
+    /// (`daemon_sigterm`, `daemon_crash`) need the daemon.
+    Inject {
+        fault: String,
+        target: Option<String>,
+    },
+    /// Start or stop a daemon.
+    Daemon { id: String, action: String },
 }
 
 pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
@@ -111,6 +132,54 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
             Verb::Delete { bucket, key } => client.delete_object(&bucket, &key).await?,
             Verb::FireCron { worker, index } => client.fire_cron(&worker, index).await?,
             Verb::Advance { by } => emit(&format!("now {}\n", client.advance(&by).await?)),
+            Verb::Faults {
+                seed,
+                recycle,
+                rates,
+            } => {
+                let mut body = serde_json::Map::new();
+                if let Some(seed) = seed {
+                    body.insert("seed".into(), seed.into());
+                }
+                if let Some(recycle) = recycle {
+                    let on = match recycle.as_str() {
+                        "on" | "true" => true,
+                        "off" | "false" => false,
+                        other => bail!("--recycle {other}: use on or off"),
+                    };
+                    body.insert("recycle".into(), on.into());
+                }
+                if !rates.is_empty() {
+                    let mut map = serde_json::Map::new();
+                    for rate in &rates {
+                        let (kind, p) = rate
+                            .split_once('=')
+                            .with_context(|| format!("--rate {rate}: expected kind=probability"))?;
+                        let p: f64 = p
+                            .parse()
+                            .with_context(|| format!("--rate {rate}: {p} is not a number"))?;
+                        map.insert(kind.to_string(), p.into());
+                    }
+                    body.insert("rates".into(), map.into());
+                }
+                let reply = if body.is_empty() {
+                    client.get_json("/faults").await?
+                } else {
+                    client.post_json("/faults", &body.into()).await?
+                };
+                emit(&format!("{}\n", serde_json::to_string_pretty(&reply)?));
+            }
+            Verb::Inject { fault, target } => {
+                let body = serde_json::json!({"fault": fault, "target": target});
+                let reply = client.post_json("/faults/inject", &body).await?;
+                emit(&format!("{reply}\n"));
+            }
+            Verb::Daemon { id, action } => {
+                let reply = client
+                    .post_json(&format!("/daemons/{id}/{action}"), &serde_json::json!({}))
+                    .await?;
+                emit(&format!("{reply}\n"));
+            }
             Verb::Trace { follow } => {
                 let mut after = None;
                 loop {

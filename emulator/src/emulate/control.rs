@@ -64,6 +64,7 @@ struct Inner {
     stack_id: String,
     changed: Notify,
     workers: Mutex<BTreeMap<String, WorkerEntry>>,
+    daemons: Vec<String>,
     /// How `POST /clock/advance` moves time when real processes are attached.
     traveller: Mutex<Option<Traveller>>,
 }
@@ -111,6 +112,7 @@ impl ControlState {
                 stack_id: stack.id.clone(),
                 changed: Notify::new(),
                 workers: Mutex::new(workers),
+                daemons: stack.daemons().map(|(id, _)| id.to_string()).collect(),
                 traveller: Mutex::new(None),
             }),
         }
@@ -393,6 +395,17 @@ pub struct WorkerStatus {
     pub gateway: Option<String>,
 }
 
+/// A daemon as the seeds' outputs name it (`daemonName`, `running`), plus the supervisor's
+/// state and counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonRow {
+    pub daemon_name: String,
+    pub running: bool,
+    pub state: String,
+    pub restarts: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub platform: String,
@@ -402,10 +415,12 @@ pub struct Status {
     pub queues: Vec<QueueStatus>,
     pub crons: Vec<CronStatus>,
     pub workers: Vec<WorkerStatus>,
+    #[serde(default)]
+    pub daemons: Vec<DaemonRow>,
 }
 
 async fn status(State(state): State<ControlState>) -> ApiResult<axum::Json<Status>> {
-    let (platform, as_of, now, queues, crons) = {
+    let (platform, as_of, now, queues, crons, daemons) = {
         let sim = state.sim_lock();
         let queues = sim
             .queue_names()
@@ -436,12 +451,28 @@ async fn status(State(state): State<ControlState>) -> ApiResult<axum::Json<Statu
             })
             .collect();
         let profile = sim.profile();
+        let daemons = state
+            .inner
+            .daemons
+            .iter()
+            .filter_map(|id| sim.daemon_status(id).ok())
+            .map(|d| DaemonRow {
+                daemon_name: d.daemon_name,
+                running: d.running,
+                state: serde_json::to_value(d.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                restarts: d.restarts,
+            })
+            .collect();
         (
             profile.platform.to_string(),
             profile.as_of.to_string(),
             sim.now(),
             queues,
             crons,
+            daemons,
         )
     };
     let workers = lock(&state.inner.workers)
@@ -463,6 +494,7 @@ async fn status(State(state): State<ControlState>) -> ApiResult<axum::Json<Statu
         queues,
         crons,
         workers,
+        daemons,
     }))
 }
 
@@ -809,6 +841,16 @@ impl ControlClient {
 
     pub async fn status(&self) -> Result<Value, ClientError> {
         self.json(self.http.get(self.url("/status"))).await
+    }
+
+    /// `GET path` (relative to the API root) as JSON.
+    pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+        self.json(self.http.get(self.url(path))).await
+    }
+
+    /// `POST path` with a JSON body, answered with JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.json(self.http.post(self.url(path)).json(body)).await
     }
 
     /// Sends a message; returns its id.

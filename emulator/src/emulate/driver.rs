@@ -1,7 +1,8 @@
 //! The real-time driver: the same engine `alien simulate` runs in virtual time, moved forward
 //! by a [`ScaledClock`] (real time × `--time-scale`, plus whatever the control API advances:
 //! time travel). Each tick runs the timers that are due and hands new attempts to the
-//! processes; between ticks it sleeps until the next timer or until something wakes it.
+//! processes and daemon starts and signals to the daemon runner; between ticks it sleeps
+//! until the next timer or until something wakes it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use crate::clock::{Clock, ScaledClock};
-use crate::engine::{Dispatch, SharedSim};
+use crate::engine::{DaemonAction, Dispatch, SharedSim, Sim};
 
 /// Longest sleep between ticks, so clock changes are noticed even without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
@@ -23,6 +24,7 @@ pub struct Driver {
     pub clock: Arc<ScaledClock>,
     wake: Arc<Notify>,
     after_step: Option<AfterStep>,
+    daemon_actions: Option<mpsc::UnboundedSender<DaemonAction>>,
 }
 
 impl Driver {
@@ -32,7 +34,40 @@ impl Driver {
             clock,
             wake: Arc::new(Notify::new()),
             after_step: None,
+            daemon_actions: None,
         }
+    }
+
+    /// Hands the engine's daemon starts and signals to `tx` (the daemon runner) after every
+    /// tick and every step of time travel.
+    pub fn with_daemon_actions(mut self, tx: mpsc::UnboundedSender<DaemonAction>) -> Driver {
+        self.daemon_actions = Some(tx);
+        self
+    }
+
+    /// What wakes the driver (for those reporting back without holding a `Driver`).
+    pub(crate) fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    fn hand_off_daemon_actions(&self, sim: &mut Sim) {
+        if let Some(tx) = &self.daemon_actions {
+            for action in sim.take_daemon_actions() {
+                let _ = tx.send(action);
+            }
+        }
+    }
+
+    /// Real processes a time-travel step waits for: attempts, and daemons starting or
+    /// stopping when a runner executes them.
+    fn in_flight(&self) -> usize {
+        let sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+        let daemons = if self.daemon_actions.is_some() {
+            sim.daemons_in_transition()
+        } else {
+            0
+        };
+        sim.external_in_flight() + daemons
     }
 
     /// Runs `after` after every tick and every step of time travel.
@@ -54,6 +89,7 @@ impl Driver {
         if let Some(after) = &self.after_step {
             after(&sim);
         }
+        self.hand_off_daemon_actions(&mut sim);
         sim.take_dispatches()
     }
 
@@ -71,7 +107,9 @@ impl Driver {
     /// Time travel with real processes: moves forward timer by timer and, whenever attempts
     /// went to processes, waits (in real time, up to `patience` per step) for their answers
     /// before moving on — so a jump over a lease expiry redelivers, and the app really
-    /// handles it, instead of every attempt timing out inside the jump.
+    /// handles it, instead of every attempt timing out inside the jump. Likewise a daemon
+    /// (re)started inside the jump gets its startup check, and a stopped one the chance to
+    /// exit, before time moves on.
     pub async fn travel(
         &self,
         by: Duration,
@@ -92,18 +130,12 @@ impl Driver {
                 if let Some(after) = &self.after_step {
                     after(&sim);
                 }
+                self.hand_off_daemon_actions(&mut sim);
                 sim.now()
             };
             self.wake();
             let waited = tokio::time::Instant::now();
-            while self
-                .sim
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .external_in_flight()
-                > 0
-                && waited.elapsed() < patience
-            {
+            while self.in_flight() > 0 && waited.elapsed() < patience {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             if now >= target {

@@ -1,12 +1,17 @@
 //! `alien emulate`: the engine in real time with real processes.
 
 pub mod bindings;
+pub mod chaos_api;
+pub mod commands_api;
 pub mod config;
 pub mod control;
+pub mod daemons;
 pub mod driver;
 pub mod gateway;
 pub mod host;
+pub mod iam;
 pub mod queue_owner;
 pub mod run;
 pub mod storage_watch;
 pub mod store;
+pub mod worker_calls;

@@ -10,17 +10,23 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 
-use super::bindings::{link_env, resource_dir};
+use super::bindings::{binding_env_var, link_env, resource_dir};
+use super::chaos_api;
+use super::commands_api::{self, CommandsApiConfig};
 use super::config::{self, CONFIG_FILE, ConfigError, EmulateConfig};
 use super::control::{self, ControlState};
+use super::daemons::{CommandsEndpoint, DaemonRunner, DaemonSetup, prepare_daemon};
 use super::driver::{AfterStep, Driver};
 use super::gateway::{EventSink, Gateway, GatewayLimits, UpstreamPort};
 use super::host::{HostConfig, HostEvent, LogSink, TaskOutcome, WorkerHost};
+use super::iam::Iam;
+use super::queue_owner::tokens::random_token;
 use super::queue_owner::{self, QueueOwner, QueueTokens};
 use super::storage_watch;
 use super::store::Store;
-use crate::clock::ScaledClock;
-use crate::engine::{Dispatch, HandlerResult, SharedSim, Sim, SimConfig, shared};
+use super::worker_calls;
+use crate::clock::{Clock, ScaledClock};
+use crate::engine::{Dispatch, Event, HandlerResult, SharedSim, Sim, SimConfig, shared};
 use crate::profile::Profile;
 use crate::stack::{LoadedStack, Resource};
 
@@ -37,6 +43,12 @@ fn http_trace(sim: SharedSim) -> EventSink {
         );
     })
 }
+
+/// How often the emulator looks for workers the engine scaled to zero or recycled.
+const PARK_POLL: Duration = Duration::from_millis(50);
+
+/// How long start-up waits for daemons to be running before printing the status table.
+const DAEMON_SETTLE: Duration = Duration::from_secs(5);
 
 /// The durable state file inside the state directory.
 pub const STATE_FILE: &str = "state.sqlite";
@@ -70,6 +82,12 @@ pub struct EmulateOptions {
     pub config: Option<PathBuf>,
     /// Virtual seconds per real second.
     pub time_scale: f64,
+    /// Seed of the engine's random stream (cold-start latencies, faults).
+    pub seed: u64,
+    /// A fixed cold-start latency instead of the profile's range (zero = none).
+    pub cold_start: Option<Duration>,
+    /// Chaos: recycle each worker process after every invocation.
+    pub recycle: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +96,8 @@ pub enum EmulateError {
     Config(#[from] ConfigError),
     #[error("starting worker '{worker}': {message}")]
     Worker { worker: String, message: String },
+    #[error("starting daemon '{daemon}': {message}")]
+    Daemon { daemon: String, message: String },
     #[error("{0}")]
     Io(String),
 }
@@ -97,6 +117,7 @@ pub struct Emulator {
     pub state_dir: PathBuf,
     pub rows: Vec<StatusRow>,
     hosts: BTreeMap<String, Arc<WorkerHost>>,
+    daemons: DaemonRunner,
     gateways: Vec<Gateway>,
     shutdown: Arc<Notify>,
     pub driver: Driver,
@@ -119,6 +140,9 @@ impl Emulator {
             port,
             config: config_path,
             time_scale,
+            seed,
+            cold_start,
+            recycle,
         } = options;
         let stack = loaded.stack;
         let state_dir = state_dir.unwrap_or_else(|| loaded.root.join(".alien-emulator"));
@@ -127,11 +151,29 @@ impl Emulator {
         let config_path = config_path.unwrap_or_else(|| loaded.root.join(CONFIG_FILE));
         let config = EmulateConfig::load(&config_path, explicit)?;
 
+        // Builds first, so the platform's clock starts when the stack is deployed, not
+        // before a cold cargo build.
+        let mut built = BTreeMap::new();
+        for (id, worker) in stack.workers() {
+            progress(&format!("building {id}…"));
+            let spec = config::resolve(
+                id,
+                &worker.code,
+                &loaded.root,
+                &config,
+                &config_path,
+                &mut |line| progress(&format!("  [{id} build] {line}")),
+            )?;
+            built.insert(id.to_string(), spec);
+        }
+
         let start = chrono::Utc::now();
         let clock = Arc::new(ScaledClock::new(start, time_scale).map_err(io)?);
-        let mut sim_config = SimConfig::new(1, start);
-        // Real processes pay their own cold starts.
-        sim_config.cold_starts = false;
+        let mut sim_config = SimConfig::new(seed, start);
+        // The processes start warm; after scale to zero (or recycling) the next attempt pays
+        // the profile's seeded cold start on top of the real process start.
+        sim_config.cold_start_override = cold_start;
+        sim_config.recycle = recycle;
         let store = Store::open(&state_dir.join(STATE_FILE)).map_err(io)?;
         let restored = store.load().map_err(io)?;
         if let Some(state) = &restored {
@@ -151,7 +193,11 @@ impl Emulator {
         }
         let sim = shared(engine);
         let persist = persister(store);
-        let driver = Driver::new(sim.clone(), clock.clone()).with_after_step(persist.clone());
+        let (daemon_tx, daemon_rx) = mpsc::unbounded_channel();
+        let driver = Driver::new(sim.clone(), clock.clone())
+            .with_after_step(persist.clone())
+            .with_daemon_actions(daemon_tx);
+        let daemons = DaemonRunner::new(&driver, LogSink::stderr());
 
         // Control API and queue owner share one listener.
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -159,16 +205,60 @@ impl Emulator {
             .map_err(io)?;
         let addr = listener.local_addr().map_err(io)?;
         let tokens = QueueTokens::for_stack(addr, &stack).map_err(io)?;
+        let iam = Arc::new(Iam::new(&stack, &profile));
         let owner = QueueOwner::new(sim.clone(), tokens.clone())
             .map_err(io)?
-            .with_after_change(persist.clone());
+            .with_after_change(persist.clone())
+            .with_iam(iam.clone());
         let control_state = ControlState::new(sim.clone(), &stack);
         let traveller_driver = driver.clone();
         control_state.set_traveller(Arc::new(move |by| {
             let driver = traveller_driver.clone();
             Box::pin(async move { driver.travel(by, TRAVEL_PATIENCE).await })
         }));
-        let app = control::router(control_state.clone()).merge(queue_owner::router(owner));
+        let control_url = format!("http://{addr}");
+        let upstreams: BTreeMap<String, UpstreamPort> = stack
+            .workers()
+            .map(|(id, _)| (id.to_string(), UpstreamPort::new()))
+            .collect();
+        let call_targets = stack
+            .workers()
+            .map(|(id, w)| {
+                (
+                    id.to_string(),
+                    worker_calls::Target {
+                        upstream: upstreams[id].clone(),
+                        timeout: Duration::from_secs(u64::from(w.timeout_seconds)),
+                    },
+                )
+            })
+            .collect();
+        let wake_driver = driver.clone();
+        let commands_token = random_token().map_err(io)?;
+        let commands_wake = driver.clone();
+        let commands = commands_api::router(
+            sim.clone(),
+            CommandsApiConfig {
+                deployment_id: stack.id.clone(),
+                token: commands_token.clone(),
+                payload_dir: state_dir.join("commands"),
+                wake: Arc::new(move || commands_wake.wake()),
+            },
+        );
+        let app = control::router(control_state.clone())
+            .merge(commands)
+            .merge(queue_owner::router(owner))
+            .merge(worker_calls::router(
+                sim.clone(),
+                &stack,
+                &profile,
+                iam.clone(),
+                call_targets,
+            ))
+            .merge(chaos_api::router(
+                sim.clone(),
+                Arc::new(move || wake_driver.wake()),
+            ));
         let shutdown = Arc::new(Notify::new());
         let server_shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -197,11 +287,7 @@ impl Emulator {
                     std::fs::create_dir_all(&dir).map_err(io)?;
                     ("kv", dir.display().to_string())
                 }
-                Resource::Daemon(_) => (
-                    "daemon",
-                    "not started: daemons come with `alien emulate` part two".into(),
-                ),
-                Resource::Worker(_) => continue,
+                Resource::Daemon(_) | Resource::Worker(_) => continue,
                 Resource::Other(o) => (o.resource_type.as_str(), "not emulated".into()),
             };
             rows.push(StatusRow {
@@ -215,26 +301,25 @@ impl Emulator {
         let mut hosts = BTreeMap::new();
         let mut gateways = Vec::new();
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let mut upstreams: BTreeMap<String, UpstreamPort> = BTreeMap::new();
         let workers: Vec<(String, crate::stack::Worker)> = stack
             .workers()
             .map(|(id, w)| (id.to_string(), w.clone()))
             .collect();
         for (id, worker) in workers {
-            progress(&format!("building {id}…"));
-            let mut spec = config::resolve(
-                &id,
-                &worker.code,
-                &loaded.root,
-                &config,
-                &config_path,
-                &mut |line| progress(&format!("  [{id} build] {line}")),
-            )?;
+            let Some(mut spec) = built.remove(&id) else {
+                continue;
+            };
             spec.env.extend(worker.environment.clone());
             spec.env
                 .extend(link_env(&stack, &worker.links, &state_dir, &|q| {
-                    tokens.binding_json(q)
+                    tokens.binding_json_for(q, &id)
                 }));
+            for link in worker.links.iter().filter(|l| l.resource_type == "worker") {
+                spec.env.insert(
+                    binding_env_var(&link.id),
+                    worker_calls::worker_binding(&control_url, &id, &link.id).to_string(),
+                );
+            }
             spec.env.insert(
                 "ALIEN_LOCAL_STATE_DIRECTORY".into(),
                 state_dir.display().to_string(),
@@ -252,7 +337,7 @@ impl Emulator {
                     message: e.to_string(),
                 })?;
             let http_port = host.http_port().await;
-            let upstream = UpstreamPort::new();
+            let upstream = upstreams[&id].clone();
             if let Some(p) = http_port {
                 upstream.set(p);
             }
@@ -305,25 +390,54 @@ impl Emulator {
                 gateways.push(gateway);
             }
             control_state.attach_worker(&id, upstream.clone(), gateway_addr);
-            upstreams.insert(id.clone(), upstream);
             rows.push(StatusRow {
                 resource: id.clone(),
                 kind: "worker".into(),
                 state,
                 detail,
             });
-            hosts.insert(id, Arc::new(host));
+            let host = Arc::new(host);
+            // A request that finds the app scaled to zero starts it (a cold start).
+            let waking = host.clone();
+            upstream.set_waker(Arc::new(move || {
+                let host = waking.clone();
+                tokio::spawn(async move {
+                    let _ = host.unpark().await;
+                });
+            }));
+            hosts.insert(id, host);
         }
 
         // Keep each gateway pointed at the app's current port across restarts.
+        let started_upstreams = upstreams.clone();
+        let process_sim = sim.clone();
         tokio::spawn(async move {
             while let Some(event) = events_rx.recv().await {
+                {
+                    let mut sim = process_sim.lock().unwrap_or_else(|p| p.into_inner());
+                    match &event.event {
+                        HostEvent::Started { pid, .. } => {
+                            sim.note_process_started(&event.worker, *pid)
+                        }
+                        HostEvent::Exited {
+                            pid,
+                            status,
+                            expected,
+                        } => sim.note_process_exited(
+                            &event.worker,
+                            *pid,
+                            &status.to_string(),
+                            *expected,
+                        ),
+                        _ => {}
+                    }
+                }
                 if let (
                     HostEvent::Started {
                         http_port: Some(p), ..
                     },
                     Some(upstream),
-                ) = (&event.event, upstreams.get(&event.worker))
+                ) = (&event.event, started_upstreams.get(&event.worker))
                 {
                     upstream.set(*p);
                 }
@@ -346,16 +460,48 @@ impl Emulator {
                 let driver = deliver_driver.clone();
                 let completion_persist = deliver_persist.clone();
                 tokio::spawn(async move {
+                    // The platform's cold start (seeded), in the clock's time.
+                    if !dispatch.cold_start.is_zero() {
+                        let ready_at = driver.clock.now()
+                            + chrono::Duration::from_std(dispatch.cold_start)
+                                .unwrap_or(chrono::TimeDelta::MAX);
+                        // In steps, so time travel shortens the wait.
+                        loop {
+                            let left = driver.clock.sleep_duration_until(ready_at);
+                            if left.is_zero() {
+                                break;
+                            }
+                            tokio::time::sleep(left.min(Duration::from_millis(50))).await;
+                        }
+                    }
                     // The engine's own timer decides the platform's timeout; the host waits a
-                    // little longer so the engine's verdict comes first.
-                    let outcome = host
-                        .deliver(&dispatch.event, dispatch.timeout + Duration::from_secs(1))
-                        .await;
+                    // little longer so the engine's verdict comes first. A `handler_crash`
+                    // fault kills the process as the attempt reaches it: the handler never
+                    // completes, the supervisor restarts the process.
+                    let outcome = if dispatch.crash {
+                        // A scaled-to-zero app is started first: the attempt reaches a process.
+                        let _ = host.unpark().await;
+                        host.kill_process();
+                        TaskOutcome::Crashed
+                    } else {
+                        host.deliver(&dispatch.event, dispatch.timeout + Duration::from_secs(1))
+                            .await
+                    };
                     let result = match outcome {
-                        TaskOutcome::Success { response_data } => Some(HandlerResult::Ok {
-                            status: 200,
-                            body_bytes: response_data.len() as u64,
-                        }),
+                        TaskOutcome::Success { response_data } => {
+                            let body_bytes = response_data.len() as u64;
+                            // The host submits a command's response for the app
+                            // (upstream-runtime-and-bindings.md §5.4).
+                            if let Event::Command(command) = &dispatch.event {
+                                let mut sim = driver.sim.lock().unwrap_or_else(|p| p.into_inner());
+                                let _ = sim
+                                    .set_command_response_data(&command.command_id, response_data);
+                            }
+                            Some(HandlerResult::Ok {
+                                status: 200,
+                                body_bytes,
+                            })
+                        }
                         TaskOutcome::Error { code, message } => {
                             Some(HandlerResult::Err(format!("{code}: {message}")))
                         }
@@ -372,7 +518,83 @@ impl Emulator {
                 });
             }
         });
+        // Daemons: supervised processes the engine starts, signals and restarts by the
+        // profile's policy (seeds 003-004; upstream-runtime-and-bindings.md §4.2).
+        let daemon_ids: Vec<String> = stack.daemons().map(|(id, _)| id.to_string()).collect();
+        for id in &daemon_ids {
+            let setup = DaemonSetup {
+                stack: &stack,
+                profile: &profile,
+                stack_root: &loaded.root,
+                config: &config,
+                config_path: &config_path,
+                state_dir: &state_dir,
+                commands: CommandsEndpoint {
+                    url: &control_url,
+                    token: &commands_token,
+                    deployment_id: &stack.id,
+                },
+                queue_binding: &|q| tokens.binding_json_for(q, id),
+            };
+            let spec = prepare_daemon(&setup, id).map_err(|e| EmulateError::Daemon {
+                daemon: id.clone(),
+                message: e.to_string(),
+            })?;
+            if let Some(spec) = spec {
+                daemons.set_spec(id, spec);
+            }
+            sim.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .set_daemon_external(id)
+                .map_err(io)?;
+        }
+        tokio::spawn(daemons.clone().run(daemon_rx));
         tokio::spawn(driver.clone().run(dispatch_tx, shutdown.clone()));
+        // The status table shows each daemon once its first start happened (or why not).
+        let settle = tokio::time::Instant::now() + DAEMON_SETTLE;
+        while tokio::time::Instant::now() < settle
+            && daemons
+                .status()
+                .iter()
+                .any(|d| d.refused.is_none() && d.pid.is_none() && d.last_exit.is_none())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for view in daemons.status() {
+            rows.push(StatusRow {
+                resource: view.daemon_name.clone(),
+                kind: "daemon".into(),
+                state: view.table_state().into(),
+                detail: view.table_detail(),
+            });
+        }
+
+        // Scale to zero and recycling: the engine names the workers whose instance is gone;
+        // their processes stop until the next attempt or request starts them again.
+        let park_hosts = hosts.clone();
+        let park_sim = sim.clone();
+        let park_upstreams = upstreams.clone();
+        let park_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(PARK_POLL) => {}
+                    _ = park_shutdown.notified() => return,
+                }
+                let parked = park_sim
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take_scaled_to_zero();
+                for worker in parked {
+                    if let (Some(host), Some(upstream)) =
+                        (park_hosts.get(&worker), park_upstreams.get(&worker))
+                    {
+                        upstream.clear();
+                        let _ = host.park().await;
+                    }
+                }
+            }
+        });
 
         // App writes to storage directories become engine puts and deletes.
         let watched: Vec<(String, PathBuf)> = stack
@@ -423,6 +645,7 @@ impl Emulator {
             state_dir,
             rows,
             hosts,
+            daemons,
             gateways,
             shutdown,
             driver,
@@ -466,6 +689,7 @@ impl Emulator {
         for host in self.hosts.values() {
             let _ = host.stop(grace).await;
         }
+        self.daemons.shutdown(grace).await;
         for gateway in self.gateways {
             gateway.shutdown().await;
         }

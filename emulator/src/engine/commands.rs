@@ -1,10 +1,14 @@
 //! Commands (arc.v1): pushed to command-enabled workers as tasks; leased by command-enabled
-//! daemons that poll; states PENDING → DISPATCHED → SUCCEEDED | FAILED | EXPIRED, attempts
-//! and deadlines (upstream-runtime-and-bindings.md §5; published-3.3.49.md §10).
+//! daemons, scripted ones that poll or real receivers through the commands API; states
+//! PENDING → DISPATCHED → SUCCEEDED | FAILED | EXPIRED, attempts, leases and deadlines
+//! (upstream-runtime-and-bindings.md §5; published-3.3.49.md §10).
+//!
+//! Errors of the receiver-facing operations ([`CommandError`]) carry upstream's error codes
+//! ([`CommandError::code`]) so an HTTP front can map them without matching on variants.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::events::{CommandEvent, Event};
@@ -29,6 +33,17 @@ impl CommandState {
             CommandState::Succeeded | CommandState::Failed | CommandState::Expired
         )
     }
+
+    /// The wire name (`CommandState`, SCREAMING_SNAKE, §5.1).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Pending => "PENDING",
+            CommandState::Dispatched => "DISPATCHED",
+            CommandState::Succeeded => "SUCCEEDED",
+            CommandState::Failed => "FAILED",
+            CommandState::Expired => "EXPIRED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,16 +52,71 @@ enum Target {
     Daemon(usize),
 }
 
+/// Who a command is for (`CommandTarget{resourceId, resourceType}`, §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandTarget {
+    pub resource_id: String,
+    /// `worker` or `daemon`.
+    pub resource_type: &'static str,
+}
+
+/// The error half of a `CommandResponse` (`{status:"error", code, message, details?}`, §5.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandFailure {
+    pub code: String,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl CommandFailure {
+    fn new(code: &str, message: impl Into<String>) -> CommandFailure {
+        CommandFailure {
+            code: code.to_string(),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// A worker's `TaskError` reaches the engine as `"CODE: message"`; the app's code is kept
+    /// (Rust SDK `COMMAND_ERROR`, TS SDK `ERROR`, §5.4). Any other text is a `COMMAND_ERROR`.
+    fn from_task_error(text: &str) -> CommandFailure {
+        let coded = text.split_once(": ").filter(|(code, _)| {
+            code.starts_with(|c: char| c.is_ascii_uppercase())
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        });
+        match coded {
+            Some((code, message)) => CommandFailure::new(code, message),
+            None => CommandFailure::new("COMMAND_ERROR", text),
+        }
+    }
+}
+
+/// A command's response: the success bytes or the error (`CommandResponse`, §5.1).
+pub type CommandResult = Result<Vec<u8>, CommandFailure>;
+
 pub(crate) struct CommandRt {
-    pub id: String,
+    id: String,
     name: String,
     params: Value,
     target: Target,
-    pub state: CommandState,
-    pub attempt: u32,
+    state: CommandState,
+    attempt: u32,
     deadline: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    idempotency_key: Option<String>,
+    /// The live lease (0 = none).
     lease: u64,
-    pub error: Option<(String, String)>,
+    /// Every lease ever handed out, to tell an ended lease from an unknown one.
+    leases: Vec<u64>,
+    /// Code and message of a FAILED or EXPIRED command.
+    error: Option<(String, String)>,
+    /// The response of a SUCCEEDED or FAILED command.
+    response: Option<CommandResult>,
+    /// The bytes a real worker answered with, until its invocation ends.
+    pending_data: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,25 +132,125 @@ pub(crate) enum CommandTimer {
         command: usize,
         lease: u64,
         daemon_epoch: u64,
-        result: Result<(), (String, String)>,
+        result: CommandResult,
     },
 }
 
-/// What `command_status` reports (`CommandStatusResponse`).
+/// What `command_status` reports (`CommandStatusResponse{commandId, state, attempt, target,
+/// response?}`, §5.1), plus the error code scenarios check.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandStatus {
     pub command_id: String,
     pub state: CommandState,
     pub attempt: u32,
+    pub target: CommandTarget,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The stored response (its wire form, inline base64 or storage, is the API's business).
+    #[serde(skip)]
+    pub response: Option<CommandResult>,
+}
+
+/// What creating a command through the API gave (`CreateCommandResponse`, published §10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub command_id: String,
+    /// False when an idempotency key returned an existing command.
+    pub created: bool,
+    pub state: CommandState,
+}
+
+/// One lease handed to a receiver (`LeaseInfo` plus what its envelope needs, §5.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseGrant {
+    pub lease_id: String,
+    pub lease_expires_at: DateTime<Utc>,
+    pub command_id: String,
+    pub attempt: u32,
+    pub name: String,
+    pub params: Value,
+    pub deadline: Option<DateTime<Utc>>,
+    pub target: CommandTarget,
+}
+
+/// Why a command operation was refused; [`CommandError::code`] is upstream's error code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no worker or daemon named '{0}' in the stack")]
+    UnknownTarget(String),
+    #[error("{kind} '{id}' does not have commandsEnabled")]
+    NotCommandsEnabled { kind: &'static str, id: String },
+    #[error(
+        "no target given and the stack has {0} command-enabled resources (a default needs exactly one)"
+    )]
+    NoDefaultTarget(usize),
+    #[error("commands for worker '{0}' are pushed to it, not leased")]
+    Pushed(String),
+    #[error("no command '{0}'")]
+    UnknownCommand(String),
+    #[error("no lease '{0}'")]
+    UnknownLease(String),
+    #[error("lease '{lease}' of command '{command}' has already ended")]
+    LeaseEnded { lease: String, command: String },
+    #[error("command '{id}' is already {}", .state.as_str())]
+    Finished { id: String, state: CommandState },
+    #[error("command '{id}' is {}: only a DISPATCHED command accepts a response", .state.as_str())]
+    NotDispatched { id: String, state: CommandState },
+}
+
+impl CommandError {
+    /// Upstream's code for this error (alien-commands server error codes).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::UnknownTarget(_) => "TARGET_NOT_FOUND",
+            CommandError::NotCommandsEnabled { .. }
+            | CommandError::NoDefaultTarget(_)
+            | CommandError::Pushed(_) => "INVALID_COMMAND",
+            CommandError::UnknownCommand(_) => "COMMAND_NOT_FOUND",
+            CommandError::UnknownLease(_) => "LEASE_NOT_FOUND",
+            CommandError::LeaseEnded { .. } => "CONFLICT",
+            CommandError::Finished {
+                state: CommandState::Expired,
+                ..
+            } => "COMMAND_EXPIRED",
+            CommandError::Finished { .. } => "CONFLICT",
+            CommandError::NotDispatched { .. } => "INVALID_STATE_TRANSITION",
+        }
+    }
+}
+
+impl From<CommandError> for SimError {
+    fn from(err: CommandError) -> SimError {
+        match err {
+            CommandError::UnknownTarget(name) => SimError::UnknownResource {
+                kind: "worker or daemon",
+                name,
+            },
+            other => SimError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// Daemon receivers poll every 5 s by default (`ALIEN_COMMANDS_POLL_INTERVAL_MS`) and keep a
 /// 5 s safety margin before their lease runs out (`LEASE_SAFETY_MARGIN`).
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
 const LEASE_SAFETY_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long an idempotency key maps to its command: 24 h (§5.2).
+const IDEMPOTENCY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// `t + d`, or the end of time when that does not fit.
+fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn lease_name(lease: u64) -> String {
+    format!("lease-{lease}")
+}
 
 impl Sim {
     /// Creates a command for a command-enabled worker or daemon; returns its id.
@@ -91,30 +261,107 @@ impl Sim {
         params: Value,
         deadline: Option<Duration>,
     ) -> Result<String, SimError> {
-        let target_ref = if let Some(&w) = self.worker_index.get(target) {
+        let target = self.command_target(target)?;
+        let deadline = deadline.map(|d| after(self.now(), d));
+        Ok(self.insert_command(target, name, params, deadline, None))
+    }
+
+    /// Creates a command from a `CreateCommandRequest` (§5.1–§5.2, published §10): without a
+    /// target it goes to the only command-enabled resource; an idempotency key already used in
+    /// the last 24 h for the same target and command returns that command (`created: false`).
+    /// Request checks (name, deadline in the future) are the API's.
+    pub fn create_command_request(
+        &mut self,
+        target: Option<&str>,
+        name: &str,
+        params: Value,
+        deadline: Option<DateTime<Utc>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, CommandError> {
+        let target = match target {
+            Some(t) => self.command_target(t)?,
+            None => self.default_command_target()?,
+        };
+        let now = self.now();
+        let twin = idempotency_key.and_then(|key| {
+            self.commands.iter().position(|c| {
+                c.target == target
+                    && c.name == name
+                    && c.idempotency_key.as_deref() == Some(key)
+                    && c.created_at
+                        .checked_add_signed(IDEMPOTENCY_WINDOW)
+                        .is_none_or(|end| now < end)
+            })
+        });
+        if let Some(c) = twin {
+            self.expire_if_due(c);
+            return Ok(Created {
+                command_id: self.commands[c].id.clone(),
+                created: false,
+                state: self.commands[c].state,
+            });
+        }
+        let key = idempotency_key.map(str::to_string);
+        let command_id = self.insert_command(target, name, params, deadline, key);
+        let state = self.commands[self.commands.len() - 1].state;
+        Ok(Created {
+            command_id,
+            created: true,
+            state,
+        })
+    }
+
+    fn command_target(&self, target: &str) -> Result<Target, CommandError> {
+        if let Some(&w) = self.worker_index.get(target) {
             let enabled = self
                 .stack
                 .workers()
                 .any(|(id, wk)| id == target && wk.commands_enabled);
             if !enabled {
-                return Err(SimError::Invalid(format!(
-                    "worker '{target}' does not have commandsEnabled"
-                )));
+                return Err(CommandError::NotCommandsEnabled {
+                    kind: "worker",
+                    id: target.into(),
+                });
             }
-            Target::Worker(w)
+            Ok(Target::Worker(w))
         } else if let Some(d) = self.daemons.iter().position(|d| d.id == target) {
             if !self.daemons[d].commands_enabled {
-                return Err(SimError::Invalid(format!(
-                    "daemon '{target}' does not have commandsEnabled"
-                )));
+                return Err(CommandError::NotCommandsEnabled {
+                    kind: "daemon",
+                    id: target.into(),
+                });
             }
-            Target::Daemon(d)
+            Ok(Target::Daemon(d))
         } else {
-            return Err(SimError::UnknownResource {
-                kind: "worker or daemon",
-                name: target.into(),
-            });
-        };
+            Err(CommandError::UnknownTarget(target.into()))
+        }
+    }
+
+    /// The single-target shorthand: the one command-enabled worker or daemon.
+    fn default_command_target(&self) -> Result<Target, CommandError> {
+        let workers = self
+            .stack
+            .workers()
+            .filter(|(_, w)| w.commands_enabled)
+            .filter_map(|(id, _)| self.worker_index.get(id).map(|&w| Target::Worker(w)));
+        let daemons = (0..self.daemons.len())
+            .filter(|&d| self.daemons[d].commands_enabled)
+            .map(Target::Daemon);
+        let all: Vec<Target> = workers.chain(daemons).collect();
+        match <[Target; 1]>::try_from(all) {
+            Ok([only]) => Ok(only),
+            Err(all) => Err(CommandError::NoDefaultTarget(all.len())),
+        }
+    }
+
+    fn insert_command(
+        &mut self,
+        target: Target,
+        name: &str,
+        params: Value,
+        deadline: Option<DateTime<Utc>>,
+        idempotency_key: Option<String>,
+    ) -> String {
         let params_bytes = params.to_string().len() as u64;
         let inline_max = self.profile.commands.inline_max_bytes.value;
         let mode = if params_bytes > inline_max {
@@ -123,45 +370,75 @@ impl Sim {
             "inline"
         };
         let id = format!("cmd-{}", self.next_id());
-        let deadline_at = deadline
-            .map(|d| self.now() + chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX));
         let c = self.commands.len();
         self.commands.push(CommandRt {
             id: id.clone(),
             name: name.to_string(),
             params,
-            target: target_ref.clone(),
+            target: target.clone(),
             state: CommandState::Pending,
             attempt: 1,
-            deadline: deadline_at,
+            deadline,
+            created_at: self.now(),
+            idempotency_key,
             lease: 0,
+            leases: Vec::new(),
             error: None,
+            response: None,
+            pending_data: None,
         });
+        let resource = self.target_name(c);
         self.record(
             Kind::CommandCreated,
-            target,
+            &resource,
             Some(&id),
             vec![("name", name.to_string()), ("params", mode.to_string())],
         );
-        if let Some(at) = deadline_at {
+        if let Some(at) = deadline {
             self.schedule_at(at, Timer::Command(CommandTimer::Deadline { command: c }));
         }
-        if let Target::Worker(w) = target_ref {
+        if let Target::Worker(w) = target {
             self.dispatch_to_worker(c, w);
         }
-        Ok(id)
+        id
     }
 
     pub fn command_status(&self, id: &str) -> Option<CommandStatus> {
+        let c = self.commands.iter().position(|c| c.id == id)?;
+        let cmd = &self.commands[c];
+        Some(CommandStatus {
+            command_id: cmd.id.clone(),
+            state: cmd.state,
+            attempt: cmd.attempt,
+            target: self.command_target_of(c),
+            error_code: cmd.error.as_ref().map(|(code, _)| code.clone()),
+            response: cmd.response.clone(),
+        })
+    }
+
+    /// `GET /commands/{id}`: the status after checking the deadline inline (§5.2: a passed
+    /// deadline makes a command EXPIRED on lease, status or reaper).
+    pub fn refresh_command_status(&mut self, id: &str) -> Option<CommandStatus> {
+        let c = self.commands.iter().position(|c| c.id == id)?;
+        self.expire_if_due(c);
+        self.command_status(id)
+    }
+
+    fn command_idx(&self, id: &str) -> Result<usize, CommandError> {
         self.commands
             .iter()
-            .find(|c| c.id == id)
-            .map(|c| CommandStatus {
-                command_id: c.id.clone(),
-                state: c.state,
-                attempt: c.attempt,
-                error_code: c.error.as_ref().map(|(code, _)| code.clone()),
-            })
+            .position(|c| c.id == id)
+            .ok_or_else(|| CommandError::UnknownCommand(id.into()))
+    }
+
+    fn command_target_of(&self, c: usize) -> CommandTarget {
+        CommandTarget {
+            resource_id: self.target_name(c),
+            resource_type: match self.commands[c].target {
+                Target::Worker(_) => "worker",
+                Target::Daemon(_) => "daemon",
+            },
+        }
     }
 
     fn command_event(&self, c: usize) -> Event {
@@ -198,36 +475,58 @@ impl Sim {
         );
     }
 
-    /// A pushed command's invocation ended.
+    /// The bytes a real worker answered a pushed command with (`TaskSuccess{response_data}`),
+    /// given before its invocation completes so the SUCCEEDED response carries them (§5.4).
+    pub fn set_command_response_data(
+        &mut self,
+        command_id: &str,
+        data: Vec<u8>,
+    ) -> Result<(), CommandError> {
+        let c = self.command_idx(command_id)?;
+        self.commands[c].pending_data = Some(data);
+        Ok(())
+    }
+
+    /// A pushed command's invocation ended: the app's result becomes the response; a
+    /// `"CODE: message"` failure keeps the app's code (§5.4).
     pub(crate) fn settle_command(&mut self, c: usize, end: &InvocationEnd) {
+        let data = self.commands[c].pending_data.take();
         let result = match end {
-            InvocationEnd::Succeeded { .. } => Ok(()),
-            InvocationEnd::Failed(message) => Err(("COMMAND_ERROR".to_string(), message.clone())),
-            InvocationEnd::TimedOut(_) => Err((
-                "HANDLER_TIMEOUT".to_string(),
-                "the command ran past its budget".to_string(),
+            InvocationEnd::Succeeded { .. } => Ok(data.unwrap_or_default()),
+            InvocationEnd::Failed(message) => Err(CommandFailure::from_task_error(message)),
+            InvocationEnd::TimedOut(_) => Err(CommandFailure::new(
+                "HANDLER_TIMEOUT",
+                "the command ran past its budget",
             )),
-            InvocationEnd::Crashed => Err((
-                "PROCESSING_FAILED".to_string(),
-                "the worker process crashed".to_string(),
+            InvocationEnd::Crashed => Err(CommandFailure::new(
+                "PROCESSING_FAILED",
+                "the worker process crashed",
             )),
         };
         self.finish_command(c, result);
     }
 
-    fn finish_command(&mut self, c: usize, result: Result<(), (String, String)>) {
-        if self.commands[c].state.is_terminal() {
+    /// A passed deadline makes a live command EXPIRED (§5.2, §5.6); true when it did now.
+    fn expire_if_due(&mut self, c: usize) -> bool {
+        let cmd = &self.commands[c];
+        let due = cmd.deadline.is_some_and(|d| self.now() >= d);
+        if cmd.state.is_terminal() || !due {
+            return false;
+        }
+        self.commands[c].state = CommandState::Expired;
+        self.commands[c].error = Some(("COMMAND_EXPIRED".into(), "deadline passed".into()));
+        let (id, target) = (self.commands[c].id.clone(), self.target_name(c));
+        self.record(Kind::CommandExpired, &target, Some(&id), vec![]);
+        true
+    }
+
+    fn finish_command(&mut self, c: usize, result: CommandResult) {
+        if self.commands[c].state.is_terminal() || self.expire_if_due(c) {
             return;
         }
-        let expired = self.commands[c].deadline.is_some_and(|d| self.now() >= d);
         let (id, target) = (self.commands[c].id.clone(), self.target_name(c));
-        match result {
-            _ if expired => {
-                self.commands[c].state = CommandState::Expired;
-                self.commands[c].error = Some(("COMMAND_EXPIRED".into(), "deadline passed".into()));
-                self.record(Kind::CommandExpired, &target, Some(&id), vec![]);
-            }
-            Ok(()) => {
+        match &result {
+            Ok(_) => {
                 self.commands[c].state = CommandState::Succeeded;
                 let attempt = self.commands[c].attempt;
                 self.record(
@@ -237,17 +536,21 @@ impl Sim {
                     vec![("attempt", attempt.to_string())],
                 );
             }
-            Err((code, message)) => {
+            Err(failure) => {
                 self.commands[c].state = CommandState::Failed;
                 self.record(
                     Kind::CommandFailed,
                     &target,
                     Some(&id),
-                    vec![("code", code.clone()), ("message", message.clone())],
+                    vec![
+                        ("code", failure.code.clone()),
+                        ("message", failure.message.clone()),
+                    ],
                 );
-                self.commands[c].error = Some((code, message));
+                self.commands[c].error = Some((failure.code.clone(), failure.message.clone()));
             }
         }
+        self.commands[c].response = Some(result);
     }
 
     fn target_name(&self, c: usize) -> String {
@@ -257,34 +560,173 @@ impl Sim {
         }
     }
 
-    /// A command-enabled daemon polls for leases (`POST /commands/leases`).
-    pub(crate) fn daemon_poll(&mut self, d: usize) {
-        let epoch = self.daemons[d].epoch;
-        let lease_seconds =
-            Duration::from_secs(u64::from(self.profile.commands.default_lease_seconds.value));
-        let pending: Vec<usize> = (0..self.commands.len())
-            .filter(|&c| {
-                self.commands[c].target == Target::Daemon(d)
-                    && self.commands[c].state == CommandState::Pending
+    /// `POST /commands/leases` by a real receiver (§5.2, §5.5): up to `max_leases` PENDING
+    /// commands of daemon `target`, oldest first, become DISPATCHED under a lease of
+    /// `lease_seconds`; a lease that runs out without a response puts the command back to
+    /// PENDING with the next attempt. Commands whose deadline passed become EXPIRED instead.
+    pub fn lease_commands(
+        &mut self,
+        target: &str,
+        max_leases: usize,
+        lease_seconds: u64,
+    ) -> Result<Vec<LeaseGrant>, CommandError> {
+        let d = match self.command_target(target)? {
+            Target::Daemon(d) => d,
+            Target::Worker(_) => return Err(CommandError::Pushed(target.into())),
+        };
+        let expires_at = after(self.now(), Duration::from_secs(lease_seconds));
+        let taken = self.take_leases(d, max_leases, expires_at);
+        Ok(taken
+            .into_iter()
+            .map(|(c, lease)| {
+                let cmd = &self.commands[c];
+                LeaseGrant {
+                    lease_id: lease_name(lease),
+                    lease_expires_at: expires_at,
+                    command_id: cmd.id.clone(),
+                    attempt: cmd.attempt,
+                    name: cmd.name.clone(),
+                    params: cmd.params.clone(),
+                    deadline: cmd.deadline,
+                    target: self.command_target_of(c),
+                }
             })
-            .take(1)
-            .collect();
-        for c in pending {
-            self.commands[c].state = CommandState::Dispatched;
+            .collect())
+    }
+
+    /// Leases up to `max` PENDING commands of daemon `d`, oldest first, until `expires_at`.
+    fn take_leases(
+        &mut self,
+        d: usize,
+        max: usize,
+        expires_at: DateTime<Utc>,
+    ) -> Vec<(usize, u64)> {
+        let mut taken = Vec::new();
+        for c in 0..self.commands.len() {
+            if taken.len() >= max {
+                break;
+            }
+            let cmd = &self.commands[c];
+            if cmd.target != Target::Daemon(d)
+                || cmd.state != CommandState::Pending
+                || self.expire_if_due(c)
+            {
+                continue;
+            }
             let lease = self.next_id();
-            self.commands[c].lease = lease;
-            let (id, daemon) = (self.commands[c].id.clone(), self.daemons[d].id.clone());
-            let attempt = self.commands[c].attempt;
+            let cmd = &mut self.commands[c];
+            cmd.state = CommandState::Dispatched;
+            cmd.lease = lease;
+            cmd.leases.push(lease);
+            let (id, attempt) = (cmd.id.clone(), cmd.attempt);
+            let daemon = self.daemons[d].id.clone();
             self.record(
                 Kind::CommandDispatched,
                 &daemon,
                 Some(&id),
                 vec![("via", "lease".into()), ("attempt", attempt.to_string())],
             );
-            self.schedule_in(
-                lease_seconds,
+            self.schedule_at(
+                expires_at,
                 Timer::Command(CommandTimer::LeaseExpiry { command: c, lease }),
             );
+            taken.push((c, lease));
+        }
+        taken
+    }
+
+    /// `POST /commands/leases/{leaseId}/release` (§5.2): the command goes back to PENDING with
+    /// the next attempt. A lease that already ended (ran out, released, answered, expired) is
+    /// a conflict.
+    pub fn release_lease(&mut self, lease_id: &str) -> Result<CommandStatus, CommandError> {
+        let unknown = || CommandError::UnknownLease(lease_id.into());
+        let lease: u64 = lease_id
+            .strip_prefix("lease-")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(unknown)?;
+        let c = self
+            .commands
+            .iter()
+            .position(|c| c.leases.contains(&lease))
+            .ok_or_else(unknown)?;
+        self.expire_if_due(c);
+        let cmd = &mut self.commands[c];
+        if cmd.lease != lease || cmd.state != CommandState::Dispatched {
+            return Err(CommandError::LeaseEnded {
+                lease: lease_id.into(),
+                command: cmd.id.clone(),
+            });
+        }
+        cmd.state = CommandState::Pending;
+        cmd.lease = 0;
+        cmd.attempt += 1;
+        let (id, attempt) = (cmd.id.clone(), cmd.attempt);
+        let target = self.target_name(c);
+        self.record(
+            Kind::CommandLeaseReleased,
+            &target,
+            Some(&id),
+            vec![("next_attempt", attempt.to_string())],
+        );
+        self.command_status(&id).ok_or_else(unknown)
+    }
+
+    /// `PUT /commands/{id}/response` with `{status:"success", response}` (§5.1–§5.2).
+    pub fn submit_command_success(
+        &mut self,
+        command_id: &str,
+        response: Vec<u8>,
+    ) -> Result<CommandStatus, CommandError> {
+        self.submit_command_response(command_id, Ok(response))
+    }
+
+    /// `PUT /commands/{id}/response` with `{status:"error", code, message, details?}`.
+    pub fn submit_command_error(
+        &mut self,
+        command_id: &str,
+        code: &str,
+        message: &str,
+        details: Option<Value>,
+    ) -> Result<CommandStatus, CommandError> {
+        let failure = CommandFailure {
+            details,
+            ..CommandFailure::new(code, message)
+        };
+        self.submit_command_response(command_id, Err(failure))
+    }
+
+    /// Only a DISPATCHED command accepts a response (SUCCEEDED / FAILED); one already terminal
+    /// refuses it (receivers count 409/410 as success, §5.4); a passed deadline makes it
+    /// EXPIRED first.
+    fn submit_command_response(
+        &mut self,
+        command_id: &str,
+        result: CommandResult,
+    ) -> Result<CommandStatus, CommandError> {
+        let c = self.command_idx(command_id)?;
+        self.expire_if_due(c);
+        let state = self.commands[c].state;
+        let id = command_id.to_string();
+        match state {
+            CommandState::Dispatched => {
+                self.commands[c].lease = 0;
+                self.finish_command(c, result);
+                self.command_status(&id)
+                    .ok_or(CommandError::UnknownCommand(id))
+            }
+            CommandState::Pending => Err(CommandError::NotDispatched { id, state }),
+            _ => Err(CommandError::Finished { id, state }),
+        }
+    }
+
+    /// A scripted command-enabled daemon polls for leases (`POST /commands/leases`).
+    pub(crate) fn daemon_poll(&mut self, d: usize) {
+        let epoch = self.daemons[d].epoch;
+        let lease_seconds =
+            Duration::from_secs(u64::from(self.profile.commands.default_lease_seconds.value));
+        let expires_at = after(self.now(), lease_seconds);
+        for (c, lease) in self.take_leases(d, 1, expires_at) {
+            let attempt = self.commands[c].attempt;
             let event = self.command_event(c);
             let key = event.key();
             let mut handler = self.daemons[d].handler.take();
@@ -304,15 +746,17 @@ impl Sim {
             let (took, result) = if reply.duration > budget {
                 (
                     budget,
-                    Err((
-                        "HANDLER_TIMEOUT".to_string(),
-                        "the lease ran out before the handler finished".to_string(),
+                    Err(CommandFailure::new(
+                        "HANDLER_TIMEOUT",
+                        "the lease ran out before the handler finished",
                     )),
                 )
             } else {
                 let result = match reply.result {
-                    HandlerResult::Ok { .. } => Ok(()),
-                    HandlerResult::Err(message) => Err(("HANDLER_ERROR".to_string(), message)),
+                    HandlerResult::Ok { .. } => Ok(Vec::new()),
+                    HandlerResult::Err(message) => {
+                        Err(CommandFailure::new("HANDLER_ERROR", message))
+                    }
                     HandlerResult::Crash => {
                         // The receiver dies with its process: the lease simply runs out.
                         let at = reply.duration;
@@ -350,9 +794,7 @@ impl Sim {
     pub(crate) fn on_command_timer(&mut self, timer: CommandTimer) {
         match timer {
             CommandTimer::Deadline { command } => {
-                if !self.commands[command].state.is_terminal() {
-                    self.finish_command(command, Ok(()));
-                }
+                self.expire_if_due(command);
             }
             CommandTimer::LeaseExpiry { command, lease } => {
                 let cmd = &mut self.commands[command];
@@ -361,6 +803,7 @@ impl Sim {
                 }
                 // A lease that ran out without a response: back to PENDING, next attempt.
                 cmd.state = CommandState::Pending;
+                cmd.lease = 0;
                 cmd.attempt += 1;
                 let (id, attempt) = (cmd.id.clone(), cmd.attempt);
                 let target = self.target_name(command);
@@ -390,5 +833,373 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::{NaiveDate, TimeZone};
+    use serde_json::json;
+
+    use super::*;
+    use crate::Platform;
+    use crate::engine::SimConfig;
+    use crate::profile::Profile;
+
+    /// A command-enabled daemon run by a real process (no scripted polls), a command-enabled
+    /// worker run by a real process, and a daemon without commands.
+    fn sim() -> Sim {
+        let stack = crate::stack::parse_stack_json(
+            r#"{"id":"s","resources":{
+              "agent":{"config":{"type":"daemon","id":"agent","links":[],"permissions":"p",
+                "code":{"type":"image","image":"x"},"commandsEnabled":true},"lifecycle":"live","dependencies":[]},
+              "quiet":{"config":{"type":"daemon","id":"quiet","links":[],"permissions":"p",
+                "code":{"type":"image","image":"x"}},"lifecycle":"live","dependencies":[]},
+              "api":{"config":{"type":"worker","id":"api","links":[],"permissions":"p",
+                "code":{"type":"image","image":"x"},"triggers":[],"commandsEnabled":true},"lifecycle":"live","dependencies":[]}}}"#,
+            Path::new("s.json"),
+        )
+        .unwrap();
+        let profile = Profile::new(
+            Platform::Local,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        )
+        .unwrap();
+        let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+        let mut sim = Sim::new(&stack, profile, SimConfig::new(1, start));
+        sim.set_daemon_external("agent").unwrap();
+        sim.set_external("api").unwrap();
+        sim
+    }
+
+    fn create(sim: &mut Sim, name: &str, deadline: Option<Duration>) -> String {
+        sim.create_command("agent", name, json!({"n": name}), deadline)
+            .unwrap()
+    }
+
+    fn state(sim: &Sim, id: &str) -> (CommandState, u32) {
+        let status = sim.command_status(id).unwrap();
+        (status.state, status.attempt)
+    }
+
+    /// §5.2/§5.5: a lease takes PENDING commands of the target oldest first, up to maxLeases,
+    /// marks them DISPATCHED and carries what the envelope needs.
+    #[test]
+    fn lease_takes_the_oldest_pending_commands() {
+        let mut sim = sim();
+        let first = create(&mut sim, "one", Some(Duration::from_secs(600)));
+        let second = create(&mut sim, "two", None);
+        let third = create(&mut sim, "three", None);
+        let grants = sim.lease_commands("agent", 2, 60).unwrap();
+        let ids: Vec<&str> = grants.iter().map(|g| g.command_id.as_str()).collect();
+        assert_eq!(ids, [first.as_str(), second.as_str()]);
+        let g = &grants[0];
+        assert_eq!(g.attempt, 1);
+        assert_eq!(g.name, "one");
+        assert_eq!(g.params, json!({"n": "one"}));
+        assert_eq!(g.deadline, Some(sim.now() + TimeDelta::seconds(600)));
+        assert_eq!(g.lease_expires_at, sim.now() + TimeDelta::seconds(60));
+        assert_eq!(
+            g.target,
+            CommandTarget {
+                resource_id: "agent".into(),
+                resource_type: "daemon"
+            }
+        );
+        assert_ne!(grants[0].lease_id, grants[1].lease_id);
+        assert_eq!(state(&sim, &first), (CommandState::Dispatched, 1));
+        assert_eq!(state(&sim, &third), (CommandState::Pending, 1));
+        let next = sim.lease_commands("agent", 5, 60).unwrap();
+        assert_eq!(next.len(), 1, "only the third is still PENDING");
+        assert_eq!(next[0].command_id, third);
+    }
+
+    /// §5.2: a lease that runs out without a response frees the command, and the next lease
+    /// carries attempt 2 (at-least-once redelivery, §5.5).
+    #[test]
+    fn a_lease_that_runs_out_comes_back_with_attempt_2() {
+        let mut sim = sim();
+        let id = create(&mut sim, "sync", None);
+        sim.lease_commands("agent", 1, 30).unwrap();
+        sim.advance(Duration::from_secs(29)).unwrap();
+        assert_eq!(state(&sim, &id), (CommandState::Dispatched, 1));
+        sim.advance(Duration::from_secs(1)).unwrap();
+        assert_eq!(state(&sim, &id), (CommandState::Pending, 2));
+        assert_eq!(
+            sim.trace().count(Kind::CommandLeaseExpired, Some("agent")),
+            1
+        );
+        let again = sim.lease_commands("agent", 1, 30).unwrap();
+        assert_eq!(
+            (again[0].command_id.as_str(), again[0].attempt),
+            (id.as_str(), 2)
+        );
+    }
+
+    /// §5.2 (deadline-passed commands become EXPIRED) and §5.4 (a late response to a terminal
+    /// command is refused; receivers count 409/410 as success).
+    #[test]
+    fn a_deadline_passing_while_leased_expires_and_a_late_submit_is_refused() {
+        let mut sim = sim();
+        let id = create(&mut sim, "slow", Some(Duration::from_secs(10)));
+        sim.lease_commands("agent", 1, 60).unwrap();
+        sim.advance(Duration::from_secs(10)).unwrap();
+        assert_eq!(state(&sim, &id), (CommandState::Expired, 1));
+        let err = sim
+            .submit_command_success(&id, b"late".to_vec())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CommandError::Finished {
+                id: id.clone(),
+                state: CommandState::Expired
+            }
+        );
+        assert_eq!(err.code(), "COMMAND_EXPIRED");
+        assert_eq!(sim.command_status(&id).unwrap().response, None);
+    }
+
+    /// §5.2: a lease whose deadline passed between two engine steps is expired by the lease
+    /// and by the status read, not handed out.
+    #[test]
+    fn lease_and_status_expire_deadline_passed_commands() {
+        let mut sim = sim();
+        let now = sim.now();
+        let leased = sim
+            .create_command_request(Some("agent"), "a", json!({}), Some(now), None)
+            .unwrap();
+        let polled = sim
+            .create_command_request(Some("api"), "b", json!({}), Some(now), None)
+            .unwrap();
+        assert!(sim.lease_commands("agent", 1, 60).unwrap().is_empty());
+        assert_eq!(state(&sim, &leased.command_id).0, CommandState::Expired);
+        assert_eq!(state(&sim, &polled.command_id).0, CommandState::Dispatched);
+        let status = sim.refresh_command_status(&polled.command_id).unwrap();
+        assert_eq!(status.state, CommandState::Expired);
+        assert_eq!(status.error_code.as_deref(), Some("COMMAND_EXPIRED"));
+    }
+
+    /// §5.2: release returns the command to PENDING and increments the attempt; the released
+    /// lease is over (a second release or its expiry does nothing more).
+    #[test]
+    fn release_returns_the_command_with_the_next_attempt() {
+        let mut sim = sim();
+        let id = create(&mut sim, "sync", None);
+        let lease = sim
+            .lease_commands("agent", 1, 60)
+            .unwrap()
+            .remove(0)
+            .lease_id;
+        let status = sim.release_lease(&lease).unwrap();
+        assert_eq!((status.state, status.attempt), (CommandState::Pending, 2));
+        assert_eq!(
+            sim.trace().count(Kind::CommandLeaseReleased, Some("agent")),
+            1
+        );
+        let again = sim.release_lease(&lease).unwrap_err();
+        assert_eq!(again.code(), "CONFLICT");
+        sim.advance(Duration::from_secs(120)).unwrap();
+        assert_eq!(state(&sim, &id), (CommandState::Pending, 2));
+        assert_eq!(sim.trace().count(Kind::CommandLeaseExpired, None), 0);
+        for unknown in ["lease-999", "nope"] {
+            assert_eq!(
+                sim.release_lease(unknown).unwrap_err(),
+                CommandError::UnknownLease(unknown.into())
+            );
+        }
+    }
+
+    /// §5.1: a success response makes a DISPATCHED command SUCCEEDED and is kept for status;
+    /// a second response is a conflict and the lease is over.
+    #[test]
+    fn submit_success_is_stored_and_a_second_submit_conflicts() {
+        let mut sim = sim();
+        let id = create(&mut sim, "sync", None);
+        let lease = sim
+            .lease_commands("agent", 1, 60)
+            .unwrap()
+            .remove(0)
+            .lease_id;
+        let status = sim
+            .submit_command_success(&id, b"{\"ok\":true}".to_vec())
+            .unwrap();
+        assert_eq!(status.state, CommandState::Succeeded);
+        assert_eq!(status.response, Some(Ok(b"{\"ok\":true}".to_vec())));
+        let again = sim.submit_command_success(&id, Vec::new()).unwrap_err();
+        assert_eq!(again.code(), "CONFLICT");
+        assert_eq!(sim.release_lease(&lease).unwrap_err().code(), "CONFLICT");
+        assert_eq!(
+            sim.submit_command_success("cmd-404", Vec::new())
+                .unwrap_err(),
+            CommandError::UnknownCommand("cmd-404".into())
+        );
+    }
+
+    /// §5.1: an error response makes the command FAILED with the receiver's code, message
+    /// and details.
+    #[test]
+    fn submit_error_fails_the_command() {
+        let mut sim = sim();
+        let id = create(&mut sim, "sync", None);
+        sim.lease_commands("agent", 1, 60).unwrap();
+        let status = sim
+            .submit_command_error(&id, "UNKNOWN_COMMAND", "no handler", Some(json!({"a": 1})))
+            .unwrap();
+        assert_eq!(status.state, CommandState::Failed);
+        assert_eq!(status.error_code.as_deref(), Some("UNKNOWN_COMMAND"));
+        assert_eq!(
+            status.response,
+            Some(Err(CommandFailure {
+                code: "UNKNOWN_COMMAND".into(),
+                message: "no handler".into(),
+                details: Some(json!({"a": 1})),
+            }))
+        );
+        assert_eq!(sim.trace().count(Kind::CommandFailed, Some("agent")), 1);
+    }
+
+    /// §5.1 state machine: PENDING → SUCCEEDED is not a transition (e.g. a response after the
+    /// lease ran out).
+    #[test]
+    fn a_pending_command_refuses_a_response() {
+        let mut sim = sim();
+        let id = create(&mut sim, "sync", None);
+        let err = sim.submit_command_success(&id, Vec::new()).unwrap_err();
+        assert_eq!(err.code(), "INVALID_STATE_TRANSITION");
+        assert_eq!(state(&sim, &id), (CommandState::Pending, 1));
+    }
+
+    /// §5.3: commands to workers are pushed, not leased; leases need a command-enabled target.
+    #[test]
+    fn lease_needs_a_command_enabled_daemon() {
+        let mut sim = sim();
+        let codes: Vec<&str> = ["api", "quiet", "ghost"]
+            .iter()
+            .map(|t| sim.lease_commands(t, 1, 60).unwrap_err().code())
+            .collect();
+        assert_eq!(
+            codes,
+            ["INVALID_COMMAND", "INVALID_COMMAND", "TARGET_NOT_FOUND"]
+        );
+        assert_eq!(
+            sim.lease_commands("quiet", 1, 60).unwrap_err().to_string(),
+            "daemon 'quiet' does not have commandsEnabled"
+        );
+    }
+
+    /// §5.4: the app's `TaskSuccess{response_data}` becomes the stored success response.
+    #[test]
+    fn a_pushed_commands_response_carries_the_apps_bytes() {
+        let mut sim = sim();
+        let id = sim
+            .create_command("api", "add", json!({"a": 1}), None)
+            .unwrap();
+        sim.advance(Duration::ZERO).unwrap();
+        let dispatch = sim.take_dispatches().remove(0);
+        sim.set_command_response_data(&id, b"{\"sum\":3}".to_vec())
+            .unwrap();
+        sim.complete(
+            dispatch.invocation,
+            HandlerResult::Ok {
+                status: 200,
+                body_bytes: 9,
+            },
+        );
+        let status = sim.command_status(&id).unwrap();
+        assert_eq!(status.state, CommandState::Succeeded);
+        assert_eq!(status.response, Some(Ok(b"{\"sum\":3}".to_vec())));
+        assert_eq!(status.target.resource_type, "worker");
+        assert!(
+            sim.set_command_response_data("cmd-404", Vec::new())
+                .is_err()
+        );
+    }
+
+    /// §5.4: the app's `TaskError{code, message}` arrives as `"CODE: message"` and keeps the
+    /// app's code (Rust SDK `COMMAND_ERROR`, TS SDK `ERROR`).
+    #[test]
+    fn a_pushed_commands_error_keeps_the_apps_code() {
+        let mut sim = sim();
+        let id = sim.create_command("api", "x", json!({}), None).unwrap();
+        sim.advance(Duration::ZERO).unwrap();
+        let dispatch = sim.take_dispatches().remove(0);
+        sim.complete(
+            dispatch.invocation,
+            HandlerResult::Err("COMMAND_ERROR: No handler for command: x".into()),
+        );
+        assert_eq!(
+            sim.command_status(&id).unwrap().response,
+            Some(Err(CommandFailure::new(
+                "COMMAND_ERROR",
+                "No handler for command: x"
+            )))
+        );
+        let cases = [
+            ("ERROR: boom", "ERROR", "boom"),
+            ("E2E_1: a: b", "E2E_1", "a: b"),
+            ("boom", "COMMAND_ERROR", "boom"),
+            ("note: lower case", "COMMAND_ERROR", "note: lower case"),
+            (
+                "_X: leading underscore",
+                "COMMAND_ERROR",
+                "_X: leading underscore",
+            ),
+        ];
+        for (text, code, message) in cases {
+            assert_eq!(
+                CommandFailure::from_task_error(text),
+                CommandFailure::new(code, message),
+                "{text}"
+            );
+        }
+    }
+
+    /// §5.2: an idempotency key maps to its command for 24 h, per target and command name.
+    #[test]
+    fn an_idempotency_key_returns_the_existing_command_for_24_hours() {
+        let mut sim = sim();
+        let create = |sim: &mut Sim, name: &str| {
+            sim.create_command_request(Some("agent"), name, json!({}), None, Some("k1"))
+                .unwrap()
+        };
+        let first = create(&mut sim, "sync");
+        assert!(first.created);
+        let twin = create(&mut sim, "sync");
+        assert_eq!(
+            (twin.command_id.as_str(), twin.created),
+            (first.command_id.as_str(), false)
+        );
+        assert_eq!(twin.state, CommandState::Pending);
+        assert!(create(&mut sim, "other").created, "another command name");
+        sim.advance(Duration::from_secs(24 * 3600)).unwrap();
+        let later = create(&mut sim, "sync");
+        assert!(later.created);
+        assert_ne!(later.command_id, first.command_id);
+    }
+
+    /// §5.2: without `targetResourceId` the command goes to the single command-enabled
+    /// resource; with several there is no default.
+    #[test]
+    fn the_default_target_needs_exactly_one_command_enabled_resource() {
+        let mut sim = sim();
+        let err = sim
+            .create_command_request(None, "sync", json!({}), None, None)
+            .unwrap_err();
+        assert_eq!(err, CommandError::NoDefaultTarget(2));
+        let stack = crate::stack::parse_stack_json(
+            r#"{"id":"s","resources":{"agent":{"config":{"type":"daemon","id":"agent","links":[],
+              "permissions":"p","code":{"type":"image","image":"x"},"commandsEnabled":true},
+              "lifecycle":"live","dependencies":[]}}}"#,
+            Path::new("s.json"),
+        )
+        .unwrap();
+        let mut single = Sim::new(&stack, sim.profile().clone(), SimConfig::new(1, sim.now()));
+        let created = single
+            .create_command_request(None, "sync", json!({}), None, None)
+            .unwrap();
+        let status = single.command_status(&created.command_id).unwrap();
+        assert_eq!(status.target.resource_id, "agent");
     }
 }

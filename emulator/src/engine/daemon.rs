@@ -1,6 +1,10 @@
 //! Daemons: start, exit, restart with the platform's policy, stop = SIGTERM then kill after
 //! the grace period; refused where the platform has no daemon controller
 //! (seeds 003-004; upstream-runtime-and-bindings.md §4.2; upstream-cloud-semantics.md §7).
+//! A daemon's process is either scripted ([`DaemonBehaviour`], `alien simulate`) or real
+//! (`alien emulate`, see [`external`]).
+
+mod external;
 
 use std::time::Duration;
 
@@ -12,6 +16,8 @@ use super::handler::Handler;
 use super::sim::{Sim, SimError, Timer};
 use super::trace::Kind;
 use crate::profile::RestartPolicy;
+
+pub use external::{DaemonAction, DaemonProcessExit, DaemonSignal};
 
 /// How a scripted daemon process behaves.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -66,10 +72,34 @@ pub(crate) struct DaemonRt {
     pub failures: u32,
     /// Bumped on every start and stop so stale timers do nothing.
     pub epoch: u64,
-    /// A preempted daemon (SIGTERM from the platform) is started again once it exits.
-    pub restart_after_stop: bool,
+    /// What happens once a stopping daemon has exited.
+    pub after_stop: AfterStop,
     /// When and how the last run ended.
     pub last_exit: Option<(DateTime<Utc>, i32)>,
+    /// Future runs are real processes driven through the action outbox.
+    pub external: bool,
+    /// The run whose real process is alive (started, exit not reported yet).
+    pub process: Option<u64>,
+    /// That process has not passed its startup check yet.
+    pub awaiting_startup: bool,
+}
+
+/// What a stop leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterStop {
+    /// Stays stopped (a stop request).
+    Stay,
+    /// Restarted by the platform's policy, as after a crash (preemption).
+    Policy,
+    /// Started again at once (a restart request).
+    Now,
+}
+
+/// The preflight's text for a daemon on a platform without a daemon controller (seed 004).
+fn refusal(id: &str, platform: crate::Platform) -> String {
+    format!(
+        "Daemon '{id}' is not supported on platform '{platform}'. Daemons are currently supported on local and kubernetes."
+    )
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,28 +167,23 @@ impl Sim {
                 restarts: 0,
                 failures: 0,
                 epoch: 0,
-                restart_after_stop: false,
+                after_stop: AfterStop::Stay,
                 last_exit: None,
+                external: false,
+                process: None,
+                awaiting_startup: false,
             });
             if supported {
                 let d = self.daemons.len() - 1;
                 self.start_daemon(d);
             } else {
-                let platform = self.profile.platform;
-                self.record(
-                    Kind::DaemonRefused,
-                    &id,
-                    None,
-                    vec![(
-                        "reason",
-                        format!("Daemon '{id}' is not supported on platform '{platform}'"),
-                    )],
-                );
+                let reason = refusal(&id, self.profile.platform);
+                self.record(Kind::DaemonRefused, &id, None, vec![("reason", reason)]);
             }
         }
     }
 
-    fn daemon_idx(&self, id: &str) -> Result<usize, SimError> {
+    pub(super) fn daemon_idx(&self, id: &str) -> Result<usize, SimError> {
         self.daemons
             .iter()
             .position(|d| d.id == id)
@@ -176,7 +201,7 @@ impl Sim {
     ) -> Result<(), SimError> {
         let d = self.daemon_idx(id)?;
         self.daemons[d].behaviour = behaviour;
-        if self.daemons[d].state == DaemonState::Running {
+        if self.daemons[d].state == DaemonState::Running && self.daemons[d].process.is_none() {
             self.daemons[d].epoch += 1;
             self.arm_daemon(d);
         }
@@ -194,6 +219,18 @@ impl Sim {
         })
     }
 
+    /// The daemons of the stack, in stack order.
+    pub fn daemon_names(&self) -> Vec<String> {
+        self.daemons.iter().map(|d| d.id.clone()).collect()
+    }
+
+    /// Why the platform refuses a daemon (the preflight's text), if it does.
+    pub fn daemon_refusal(&self, id: &str) -> Result<Option<String>, SimError> {
+        let d = self.daemon_idx(id)?;
+        Ok((self.daemons[d].state == DaemonState::Refused)
+            .then(|| refusal(id, self.profile.platform)))
+    }
+
     fn start_daemon(&mut self, d: usize) {
         let now = self.now();
         let daemon = &mut self.daemons[d];
@@ -208,7 +245,11 @@ impl Sim {
             None,
             vec![("restarts", restarts.to_string())],
         );
-        self.arm_daemon(d);
+        if self.daemons[d].external {
+            self.launch_process(d);
+        } else {
+            self.arm_daemon(d);
+        }
     }
 
     /// Schedules the behaviour's own exit and the command poll loop for this run.
@@ -244,10 +285,7 @@ impl Sim {
     pub fn start_daemon_named(&mut self, id: &str) -> Result<(), SimError> {
         let d = self.daemon_idx(id)?;
         match self.daemons[d].state {
-            DaemonState::Refused => Err(SimError::Invalid(format!(
-                "Daemon '{id}' is not supported on platform '{}'",
-                self.profile.platform
-            ))),
+            DaemonState::Refused => Err(SimError::Invalid(refusal(id, self.profile.platform))),
             DaemonState::Stopped | DaemonState::GaveUp => {
                 self.daemons[d].failures = 0;
                 self.start_daemon(d);
@@ -264,29 +302,66 @@ impl Sim {
         self.stop_daemon(id)
     }
 
-    /// Crashes a running daemon now (exit code 137 unless a behaviour says otherwise).
+    /// Crashes a running daemon now with `code`; a real process is SIGKILLed instead and
+    /// reports its own exit.
     pub fn crash_daemon(&mut self, id: &str, code: i32) -> Result<(), SimError> {
         let d = self.daemon_idx(id)?;
         if self.daemons[d].state == DaemonState::Running {
-            self.daemon_exited(d, code);
+            self.crash(d, code);
         }
         Ok(())
     }
 
-    /// Stops a daemon: SIGTERM to its process group, then SIGKILL after the grace period.
+    fn crash(&mut self, d: usize, code: i32) {
+        if self.daemons[d].process.is_some() {
+            self.signal_process(d, DaemonSignal::Kill);
+        } else {
+            self.daemon_exited(d, code, None);
+        }
+    }
+
+    /// Stops a daemon: SIGTERM to its process group, then SIGKILL after the grace period. A
+    /// daemon waiting for its next restart stays stopped.
     pub fn stop_daemon(&mut self, id: &str) -> Result<(), SimError> {
         let d = self.daemon_idx(id)?;
-        if self.daemons[d].state != DaemonState::Running {
-            return Ok(());
+        match self.daemons[d].state {
+            DaemonState::Running => self.sigterm(d, "stop", AfterStop::Stay),
+            DaemonState::BackingOff => {
+                self.daemons[d].epoch += 1;
+                self.daemons[d].state = DaemonState::Stopped;
+            }
+            _ => {}
         }
-        self.sigterm(d, "stop", false);
         Ok(())
     }
 
-    fn sigterm(&mut self, d: usize, why: &str, restart: bool) {
+    /// Restarts a daemon on request: a running one is stopped (SIGTERM, grace, SIGKILL) and
+    /// started again as soon as it exited; any other starts now.
+    pub fn restart_daemon(&mut self, id: &str) -> Result<(), SimError> {
+        let d = self.daemon_idx(id)?;
+        match self.daemons[d].state {
+            DaemonState::Refused => {
+                return Err(SimError::Invalid(refusal(id, self.profile.platform)));
+            }
+            DaemonState::Running => self.sigterm(d, "restart", AfterStop::Now),
+            DaemonState::Stopping => self.daemons[d].after_stop = AfterStop::Now,
+            DaemonState::BackingOff => {
+                self.daemons[d].restarts += 1;
+                self.daemons[d].failures = 0;
+                self.start_daemon(d);
+            }
+            DaemonState::Stopped | DaemonState::GaveUp => {
+                self.daemons[d].failures = 0;
+                self.start_daemon(d);
+            }
+        }
+        Ok(())
+    }
+
+    fn sigterm(&mut self, d: usize, why: &str, after: AfterStop) {
         let daemon = &mut self.daemons[d];
         daemon.state = DaemonState::Stopping;
-        daemon.restart_after_stop = restart;
+        daemon.after_stop = after;
         daemon.epoch += 1;
         let (epoch, grace, takes, id) = (
             daemon.epoch,
@@ -299,7 +374,11 @@ impl Sim {
             ("grace", super::duration_serde::format_duration(grace)),
         ];
         self.record(Kind::DaemonSigterm, &id, None, detail);
-        if takes <= grace {
+        if self.daemons[d].process.is_some() {
+            // A real process exits when it does; only the SIGKILL deadline is the engine's.
+            self.signal_process(d, DaemonSignal::Term);
+            self.schedule_in(grace, Timer::Daemon(DaemonTimer::Kill { daemon: d, epoch }));
+        } else if takes <= grace {
             self.schedule_in(
                 takes,
                 Timer::Daemon(DaemonTimer::Exit {
@@ -319,7 +398,7 @@ impl Sim {
                 daemon,
                 epoch,
                 code,
-            } if self.daemons[daemon].epoch == epoch => self.daemon_exited(daemon, code),
+            } if self.daemons[daemon].epoch == epoch => self.daemon_exited(daemon, code, None),
             DaemonTimer::Kill { daemon, epoch } if self.daemons[daemon].epoch == epoch => {
                 let id = self.daemons[daemon].id.clone();
                 self.record(
@@ -328,7 +407,11 @@ impl Sim {
                     None,
                     vec![("signal", "SIGKILL".into())],
                 );
-                self.daemon_exited(daemon, 137);
+                if self.daemons[daemon].process.is_some() {
+                    self.signal_process(daemon, DaemonSignal::Kill);
+                } else {
+                    self.daemon_exited(daemon, 137, None);
+                }
             }
             DaemonTimer::Restart { daemon, epoch } if self.daemons[daemon].epoch == epoch => {
                 self.daemons[daemon].restarts += 1;
@@ -341,8 +424,11 @@ impl Sim {
         }
     }
 
-    fn daemon_exited(&mut self, d: usize, code: i32) {
+    /// A run ended with `code`; `real` is the report of a real process.
+    pub(super) fn daemon_exited(&mut self, d: usize, code: i32, real: Option<DaemonProcessExit>) {
         self.daemons[d].last_exit = Some((self.now(), code));
+        self.daemons[d].process = None;
+        self.daemons[d].awaiting_startup = false;
         let now = self.now();
         let stopping = self.daemons[d].state == DaemonState::Stopping;
         let ran = self.daemons[d]
@@ -351,18 +437,29 @@ impl Sim {
             .unwrap_or_default();
         let id = self.daemons[d].id.clone();
         self.daemons[d].epoch += 1;
-        self.record(
-            Kind::DaemonExited,
-            &id,
-            None,
-            vec![
-                ("code", code.to_string()),
-                ("ran", super::duration_serde::format_duration(ran)),
-            ],
-        );
-        if stopping && !std::mem::take(&mut self.daemons[d].restart_after_stop) {
-            self.daemons[d].state = DaemonState::Stopped;
-            return;
+        let mut detail = vec![
+            ("code", code.to_string()),
+            ("ran", super::duration_serde::format_duration(ran)),
+        ];
+        if let Some(real) = real {
+            detail.extend(real.pid.map(|pid| ("pid", pid.to_string())));
+            detail.extend(real.signal.map(|signal| ("signal", signal.to_string())));
+        }
+        self.record(Kind::DaemonExited, &id, None, detail);
+        if stopping {
+            match std::mem::replace(&mut self.daemons[d].after_stop, AfterStop::Stay) {
+                AfterStop::Stay => {
+                    self.daemons[d].state = DaemonState::Stopped;
+                    return;
+                }
+                AfterStop::Now => {
+                    self.daemons[d].restarts += 1;
+                    self.daemons[d].failures = 0;
+                    self.start_daemon(d);
+                    return;
+                }
+                AfterStop::Policy => {}
+            }
         }
         let epoch = self.daemons[d].epoch;
         let delay = match self.profile.daemon.restart.value {
@@ -372,7 +469,12 @@ impl Sim {
                 ready_check_seconds,
                 startup_check_ms,
             } => {
-                if ran <= Duration::from_millis(u64::from(startup_check_ms)) {
+                // A real process was checked by its runner, in real time after the spawn.
+                let failed_start = real.map_or(
+                    ran <= Duration::from_millis(u64::from(startup_check_ms)),
+                    |real| real.during_startup,
+                );
+                if failed_start {
                     // "process exited during startup": the executor retries with back-off.
                     self.daemons[d].failures += 1;
                     let n = self.daemons[d].failures;
@@ -440,8 +542,8 @@ impl Sim {
             vec![("fault", fault.as_str().into())],
         );
         match fault {
-            FaultKind::DaemonSigterm => self.sigterm(d, "preempted", true),
-            _ => self.daemon_exited(d, 137),
+            FaultKind::DaemonSigterm => self.sigterm(d, "preempted", AfterStop::Policy),
+            _ => self.crash(d, 137),
         }
         Ok(())
     }

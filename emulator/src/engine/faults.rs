@@ -81,3 +81,32 @@ impl Faults {
         }
     }
 }
+
+impl super::sim::Sim {
+    /// Replaces the fault rates (and, with `seed`, restarts the random stream from it), as
+    /// the control API's fault toggles do. Pending one-shot injections are kept.
+    pub fn set_fault_rates(&mut self, rates: Vec<(FaultKind, f64)>, seed: Option<u64>) {
+        let armed = std::mem::take(&mut self.config.faults.armed);
+        self.config.faults = Faults::with_rates(rates);
+        self.config.faults.armed = armed;
+        if let Some(seed) = seed {
+            use rand::SeedableRng;
+            self.config.seed = seed;
+            self.rng = ChaCha8Rng::seed_from_u64(seed);
+        }
+    }
+
+    /// The fault rates in force.
+    pub fn fault_rates(&self) -> &[(FaultKind, f64)] {
+        &self.config.faults.rates
+    }
+
+    /// Chaos: recycle every real worker process after each invocation (on) or not (off).
+    pub fn set_recycle(&mut self, on: bool) {
+        self.config.recycle = on;
+    }
+
+    pub fn recycling(&self) -> bool {
+        self.config.recycle
+    }
+}

@@ -131,6 +131,34 @@ impl Sim {
         Ok(request_id)
     }
 
+    /// Records that a worker's real process started (`alien emulate`): its pid, and how
+    /// long a cold start took when one was waited for.
+    pub fn note_process_started(&mut self, worker: &str, pid: u32) {
+        self.record(
+            Kind::ProcessStarted,
+            worker,
+            None,
+            vec![("pid", pid.to_string())],
+        );
+    }
+
+    /// Records that a worker's real process ended, and whether the emulator ended it.
+    pub fn note_process_exited(&mut self, worker: &str, pid: u32, status: &str, expected: bool) {
+        self.record(
+            Kind::ProcessExited,
+            worker,
+            None,
+            vec![
+                ("pid", pid.to_string()),
+                ("status", status.to_string()),
+                (
+                    "by",
+                    if expected { "emulator" } else { "itself" }.to_string(),
+                ),
+            ],
+        );
+    }
+
     /// Records a request a real gateway answered (`alien emulate`), so the trace shows HTTP
     /// next to queue, storage and cron events.
     pub fn note_http(

@@ -55,6 +55,7 @@ impl Sim {
                 pending: VecDeque::new(),
                 handler: None,
                 external: false,
+                scaled_to_zero: false,
             });
         }
     }
@@ -139,10 +140,14 @@ impl Sim {
         let mut cold = Duration::ZERO;
         if work.scale_out && self.workers[w].busy >= self.workers[w].instances {
             self.workers[w].instances += 1;
-            if let (true, Some((lo, hi))) = (
-                self.config.cold_starts,
-                self.profile.worker.cold_start_ms.value,
-            ) {
+            let range = match self.config.cold_start_override {
+                Some(fixed) => {
+                    let ms = u32::try_from(fixed.as_millis()).unwrap_or(u32::MAX);
+                    (ms > 0).then_some((ms, ms))
+                }
+                None => self.profile.worker.cold_start_ms.value,
+            };
+            if let (true, Some((lo, hi))) = (self.config.cold_starts, range) {
                 let mut ms = self.rng.random_range(lo..=hi);
                 if self
                     .config
@@ -218,12 +223,27 @@ impl Sim {
             // timeout is the only timer.
             let inv = self.next_id();
             let timer = self.schedule_in(cold + limit, Timer::InvocationEnd { inv });
+            let crash = self
+                .config
+                .faults
+                .strikes(FaultKind::HandlerCrash, &mut self.rng);
+            if crash {
+                self.record(
+                    Kind::Fault,
+                    &worker_id,
+                    None,
+                    vec![("fault", "handler_crash".into())],
+                );
+            }
+            self.apply_delivery_faults(&work.origin, &worker_id);
             self.outbox.push(Dispatch {
                 invocation: inv,
                 worker: worker_id,
                 event: work.event.clone(),
                 attempt,
                 timeout: limit,
+                cold_start: cold,
+                crash,
             });
             self.invocations.insert(
                 inv,
@@ -283,10 +303,26 @@ impl Sim {
 
     /// Marks a worker's invocations as handled by a real process: they go to the outbox
     /// ([`Sim::take_dispatches`]) and end when [`Sim::complete`] reports the result.
+    ///
+    /// The emulator starts one process per worker at launch, so the worker begins with one
+    /// warm instance; when the platform scales it to zero, [`Sim::take_scaled_to_zero`]
+    /// names it so the process can be stopped, and the next attempt pays a cold start.
     pub fn set_external(&mut self, worker: &str) -> Result<(), super::sim::SimError> {
         let w = self.worker_idx(worker)?;
         self.workers[w].external = true;
+        if self.workers[w].instances == 0 {
+            self.workers[w].instances = 1;
+            self.schedule_idle_check(w);
+        }
         Ok(())
+    }
+
+    /// External workers the platform scaled to zero since the last call.
+    pub fn take_scaled_to_zero(&mut self) -> Vec<String> {
+        self.workers
+            .iter_mut()
+            .filter_map(|w| std::mem::take(&mut w.scaled_to_zero).then(|| w.id.clone()))
+            .collect()
     }
 
     /// Attempts handed to real processes that have not ended yet.
@@ -447,6 +483,9 @@ impl Sim {
             Origin::Command { command } => self.settle_command(command, &invocation.end),
             Origin::Http { request } => self.settle_http(w, &request, &invocation.end),
         }
+        if self.config.recycle && self.workers[w].external {
+            self.recycle(w);
+        }
         self.schedule_idle_check(w);
         self.start_pending(w);
         self.pump_consumers_of(w);
@@ -481,6 +520,7 @@ impl Sim {
             worker.instances = keep;
             let id = worker.id.clone();
             let kind = if keep == 0 {
+                worker.scaled_to_zero = worker.external;
                 Kind::ScaledToZero
             } else {
                 Kind::ScaledIn
@@ -496,6 +536,24 @@ impl Sim {
             );
         }
         self.schedule_idle_check(w);
+    }
+
+    /// Chaos (seed 001: "stateless execution"): the instance that handled an invocation is
+    /// replaced, so the next one starts cold and in-memory state is gone.
+    fn recycle(&mut self, w: usize) {
+        let worker = &mut self.workers[w];
+        if worker.instances <= worker.busy {
+            return;
+        }
+        worker.instances = worker.busy;
+        worker.scaled_to_zero = worker.instances == 0;
+        let id = worker.id.clone();
+        self.record(
+            Kind::Recycled,
+            &id,
+            None,
+            vec![("running", self.workers[w].instances.to_string())],
+        );
     }
 
     /// Storage and cron events: retried per the platform's policy.

@@ -27,7 +27,9 @@ mod storage;
 mod trace;
 
 pub use commands::{CommandState, CommandStatus};
-pub use daemon::{DaemonBehaviour, DaemonState, DaemonStatus};
+pub use daemon::{
+    DaemonAction, DaemonBehaviour, DaemonProcessExit, DaemonSignal, DaemonState, DaemonStatus,
+};
 pub use events::{CommandEvent, CronEvent, Event, HttpRequest, QueueMessage, StorageEvent};
 pub use faults::{FaultKind, Faults};
 pub use handler::{Behaviour, Handler, HandlerCtx, HandlerResult, Mode, Reply, Scripted};

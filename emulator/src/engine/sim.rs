@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::commands::{CommandRt, CommandTimer};
-use super::daemon::{DaemonRt, DaemonTimer};
+use super::daemon::{DaemonAction, DaemonRt, DaemonTimer};
 use super::events::{Event, StorageEvent};
 use super::faults::Faults;
 use super::handler::Handler;
@@ -28,6 +28,10 @@ pub struct SimConfig {
     pub start: DateTime<Utc>,
     /// Whether new instances pay the profile's cold-start latency.
     pub cold_starts: bool,
+    /// A fixed cold-start latency instead of the profile's range.
+    pub cold_start_override: Option<Duration>,
+    /// Chaos: every external worker's process is recycled after each invocation.
+    pub recycle: bool,
     /// How long an instance stays warm after its last invocation before scaling to zero.
     pub idle_timeout: Duration,
     pub faults: Faults,
@@ -39,6 +43,8 @@ impl SimConfig {
             seed,
             start,
             cold_starts: true,
+            cold_start_override: None,
+            recycle: false,
             // [platform knowledge] serverless platforms keep idle instances for minutes.
             idle_timeout: Duration::from_secs(15 * 60),
             faults: Faults::default(),
@@ -197,6 +203,8 @@ pub(crate) struct WorkerRt {
     pub handler: Option<Box<dyn Handler>>,
     /// Handled by a real process through the outbox.
     pub external: bool,
+    /// An external worker scaled to zero since the last [`Sim::take_scaled_to_zero`].
+    pub scaled_to_zero: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -228,6 +236,10 @@ pub struct Dispatch {
     pub attempt: u32,
     /// How long the platform lets the attempt run.
     pub timeout: Duration,
+    /// The cold start this attempt pays before the process sees it (zero when warm).
+    pub cold_start: Duration,
+    /// A `handler_crash` fault struck: the process is to die while handling the attempt.
+    pub crash: bool,
 }
 
 pub(crate) struct CronTrigger {
@@ -271,6 +283,8 @@ pub struct Sim {
     pub(crate) http: BTreeMap<String, HttpResult>,
     pub(crate) down_until: Option<DateTime<Utc>>,
     pub(crate) outbox: Vec<Dispatch>,
+    /// Starts and signals for daemons run as real processes.
+    pub(crate) daemon_outbox: Vec<DaemonAction>,
     pub(crate) counter: u64,
 }
 
@@ -302,6 +316,7 @@ impl Sim {
             http: BTreeMap::new(),
             down_until: None,
             outbox: Vec::new(),
+            daemon_outbox: Vec::new(),
             counter: 0,
         };
         sim.provision_workers();

@@ -46,6 +46,9 @@ kinds! {
     Throttled => "throttled",
     ScaledIn => "scaled_in",
     ScaledToZero => "scaled_to_zero",
+    Recycled => "recycled",
+    ProcessStarted => "process_started",
+    ProcessExited => "process_exited",
     ObjectPut => "object_put",
     ObjectDeleted => "object_deleted",
     StorageEvent => "storage_event",
@@ -69,6 +72,7 @@ kinds! {
     CommandFailed => "command_failed",
     CommandExpired => "command_expired",
     CommandLeaseExpired => "command_lease_expired",
+    CommandLeaseReleased => "command_lease_released",
     Fault => "fault",
 }
 

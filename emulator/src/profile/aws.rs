@@ -273,5 +273,49 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             vec![],
             "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
         ),
+        iam: IamProfile {
+            denial: src(
+                Some(Denial {
+                    code: "AccessDenied",
+                    status: 403,
+                }),
+                "[platform knowledge] IAM denials are AccessDenied / 403 on SQS and Lambda",
+            ),
+            queue_send: src(
+                Some(IamAction {
+                    action: "sqs:SendMessage",
+                    granted_by: &["queue/data-write", "queue/publish"],
+                }),
+                "upstream permission-sets queue/data-write.jsonc, queue/publish.jsonc (aws grant actions)",
+            ),
+            queue_receive: src(
+                Some(IamAction {
+                    action: "sqs:ReceiveMessage",
+                    granted_by: &["queue/data-read"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc (aws grant actions)",
+            ),
+            queue_ack: src(
+                Some(IamAction {
+                    action: "sqs:DeleteMessage",
+                    granted_by: &["queue/data-read", "queue/data-write"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc, queue/data-write.jsonc (aws grant actions)",
+            ),
+            queue_lease: src(
+                Some(IamAction {
+                    action: "sqs:ChangeMessageVisibility",
+                    granted_by: &["queue/data-read", "queue/data-write"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc, queue/data-write.jsonc (aws grant actions)",
+            ),
+            worker_invoke: src(
+                Some(IamAction {
+                    action: "lambda:InvokeFunction",
+                    granted_by: &["worker/invoke"],
+                }),
+                "upstream permission-sets worker/invoke.jsonc (aws grant actions); links to workers add no grant (resource_link_permissions.rs)",
+            ),
+        },
     }
 }

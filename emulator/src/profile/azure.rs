@@ -253,5 +253,46 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             vec![],
             "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
         ),
+        iam: IamProfile {
+            denial: src(
+                Some(Denial {
+                    code: "Unauthorized",
+                    status: 401,
+                }),
+                "[platform knowledge] Service Bus refuses a missing data role with 401 Unauthorized",
+            ),
+            queue_send: src(
+                Some(IamAction {
+                    action: "Microsoft.ServiceBus/namespaces/messages/send/action",
+                    granted_by: &["queue/data-write", "queue/publish"],
+                }),
+                "upstream permission-sets queue/data-write.jsonc, queue/publish.jsonc (Azure Service Bus Data Sender)",
+            ),
+            queue_receive: src(
+                Some(IamAction {
+                    action: "Microsoft.ServiceBus/namespaces/messages/receive/action",
+                    granted_by: &["queue/data-read"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc (Azure Service Bus Data Receiver; data-write grants only the Sender role)",
+            ),
+            queue_ack: src(
+                Some(IamAction {
+                    action: "Microsoft.ServiceBus/namespaces/messages/receive/action",
+                    granted_by: &["queue/data-read"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc (Azure Service Bus Data Receiver)",
+            ),
+            queue_lease: src(
+                Some(IamAction {
+                    action: "Microsoft.ServiceBus/namespaces/messages/receive/action",
+                    granted_by: &["queue/data-read"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc (Azure Service Bus Data Receiver)",
+            ),
+            worker_invoke: src(
+                None,
+                "upstream permission-sets worker/invoke.jsonc (Azure grants are control-plane actions only; calls reach the private app URL without a data-plane check)",
+            ),
+        },
     }
 }

@@ -248,5 +248,49 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             vec![],
             "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
         ),
+        iam: IamProfile {
+            denial: src(
+                Some(Denial {
+                    code: "PERMISSION_DENIED",
+                    status: 403,
+                }),
+                "[platform knowledge] Google APIs answer 403 PERMISSION_DENIED",
+            ),
+            queue_send: src(
+                Some(IamAction {
+                    action: "pubsub.topics.publish",
+                    granted_by: &["queue/data-write", "queue/publish"],
+                }),
+                "upstream permission-sets queue/data-write.jsonc, queue/publish.jsonc (roles/pubsub.publisher)",
+            ),
+            queue_receive: src(
+                Some(IamAction {
+                    action: "pubsub.subscriptions.consume",
+                    granted_by: &["queue/data-read", "queue/data-write"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc, queue/data-write.jsonc (roles/pubsub.subscriber)",
+            ),
+            queue_ack: src(
+                Some(IamAction {
+                    action: "pubsub.subscriptions.consume",
+                    granted_by: &["queue/data-read", "queue/data-write"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc, queue/data-write.jsonc (roles/pubsub.subscriber)",
+            ),
+            queue_lease: src(
+                Some(IamAction {
+                    action: "pubsub.subscriptions.consume",
+                    granted_by: &["queue/data-read", "queue/data-write"],
+                }),
+                "upstream permission-sets queue/data-read.jsonc, queue/data-write.jsonc (roles/pubsub.subscriber)",
+            ),
+            worker_invoke: src(
+                Some(IamAction {
+                    action: "run.routes.invoke",
+                    granted_by: &["worker/invoke"],
+                }),
+                "upstream permission-sets worker/invoke.jsonc (roles/run.invoker)",
+            ),
+        },
     }
 }

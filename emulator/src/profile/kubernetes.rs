@@ -195,5 +195,16 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             vec!["storage", "queue", "kv"],
             "upstream-stack-and-limits.md §2.2 (Kubernetes requires external bindings for storage, queue, kv)",
         ),
+        iam: IamProfile {
+            denial: src(
+                None,
+                "upstream-stack-and-limits.md §1.5 (permission sets carry aws/gcp/azure grants only; Kubernetes)",
+            ),
+            queue_send: src(None, "no identity check on Kubernetes"),
+            queue_receive: src(None, "no identity check on Kubernetes"),
+            queue_ack: src(None, "no identity check on Kubernetes"),
+            queue_lease: src(None, "no identity check on Kubernetes"),
+            worker_invoke: src(None, "no identity check on Kubernetes"),
+        },
     }
 }

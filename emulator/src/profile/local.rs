@@ -232,5 +232,16 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             vec![],
             "upstream-stack-and-limits.md §2.2 (EXTERNAL_BINDING_REQUIRED: kubernetes and machines only)",
         ),
+        iam: IamProfile {
+            denial: src(
+                None,
+                "upstream-stack-and-limits.md §1.5 (permission sets carry aws/gcp/azure grants only; Local)",
+            ),
+            queue_send: src(None, "no identity check on Local"),
+            queue_receive: src(None, "no identity check on Local"),
+            queue_ack: src(None, "no identity check on Local"),
+            queue_lease: src(None, "no identity check on Local"),
+            worker_invoke: src(None, "no identity check on Local"),
+        },
     }
 }

@@ -23,6 +23,7 @@ pub struct Profile {
     pub commands: CommandsProfile,
     /// Resource types the platform cannot provision: the deployment must bind existing ones.
     pub external_binding_types: Sourced<Vec<&'static str>>,
+    pub iam: IamProfile,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -379,4 +380,35 @@ pub struct CommandsProfile {
     pub push_transport: Sourced<&'static str>,
     pub inline_max_bytes: Sourced<u64>,
     pub default_lease_seconds: Sourced<u32>,
+}
+
+/// What the platform's identity system checks on the data-plane calls the emulator sees
+/// (queue operations and worker-to-worker calls), from upstream's permission sets
+/// (`crates/alien-permissions/permission-sets/{queue,worker}/*.jsonc`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IamProfile {
+    /// How a denied call fails; `None` = calls are not checked against the workload's
+    /// permission profile at all.
+    pub denial: Sourced<Option<Denial>>,
+    pub queue_send: Sourced<Option<IamAction>>,
+    pub queue_receive: Sourced<Option<IamAction>>,
+    /// Deleting / completing a received message.
+    pub queue_ack: Sourced<Option<IamAction>>,
+    /// Changing a lease (renew, nack).
+    pub queue_lease: Sourced<Option<IamAction>>,
+    pub worker_invoke: Sourced<Option<IamAction>>,
+}
+
+/// One checked action: the platform's name for it and the permission sets that grant it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IamAction {
+    pub action: &'static str,
+    pub granted_by: &'static [&'static str],
+}
+
+/// The platform's refusal: its error code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Denial {
+    pub code: &'static str,
+    pub status: u16,
 }

@@ -11,6 +11,7 @@ mod js;
 mod load;
 mod model;
 mod parse;
+pub mod permissions;
 
 pub use core_modules::{ALIEN_CORE_VERSION, CORE_MODULES_ENV, default_core_modules_dir};
 pub use error::StackError;

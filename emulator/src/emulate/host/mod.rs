@@ -218,6 +218,9 @@ impl WorkerHost {
             Err(not_a_task) => return not_a_task.into(),
         };
         let _turn = self.inner.delivery.lock().await;
+        if let Err(error) = self.inner.unpark().await {
+            return TaskOutcome::host_unavailable(error.to_string());
+        }
         let generation = match self.inner.wait_ready(self.inner.config.ready_wait()).await {
             Ok(generation) => generation,
             Err(error) => return TaskOutcome::host_unavailable(error.to_string()),
@@ -239,6 +242,26 @@ impl WorkerHost {
                 }
             }
         }
+    }
+
+    /// Scale to zero: stops the app gracefully; the next [`WorkerHost::deliver`] or
+    /// [`WorkerHost::unpark`] starts a fresh process (a cold start). False when there was no
+    /// running app to stop.
+    pub async fn park(&self) -> Result<bool, HostError> {
+        self.inner.park().await
+    }
+
+    /// A crash, on purpose (the `handler_crash` fault): SIGKILL to the running app's
+    /// process group; the supervisor sees an unexpected exit and restarts it.
+    pub fn kill_process(&self) {
+        if let Some(generation) = self.inner.current() {
+            generation.process.signal(process::GroupSignal::Kill);
+        }
+    }
+
+    /// Starts the app again if it is parked; the time the start took, if it was.
+    pub async fn unpark(&self) -> Result<Option<Duration>, HostError> {
+        self.inner.unpark().await
     }
 
     /// Stops the app: drain signal, SIGTERM to its process group, up to `grace`, then

@@ -71,6 +71,8 @@ impl Generation {
 pub(crate) enum State {
     Ready(Arc<Generation>),
     Restarting,
+    /// Scaled to zero: no process until the next delivery starts one.
+    Parked,
     Stopped,
 }
 
@@ -116,7 +118,7 @@ impl Inner {
     pub fn current(&self) -> Option<Arc<Generation>> {
         match &*self.state.borrow() {
             State::Ready(generation) => Some(Arc::clone(generation)),
-            State::Restarting | State::Stopped => None,
+            State::Restarting | State::Parked | State::Stopped => None,
         }
     }
 
@@ -132,7 +134,7 @@ impl Inner {
                     State::Stopped => Some(Err(HostError::Stopped {
                         worker: self.worker(),
                     })),
-                    State::Ready(_) | State::Restarting => None,
+                    State::Ready(_) | State::Restarting | State::Parked => None,
                 };
                 if let Some(decision) = decision {
                     return decision;
@@ -203,6 +205,40 @@ impl Inner {
                 drop(lifecycle);
                 let inner = Arc::clone(self);
                 tokio::spawn(async move { inner.recover().await });
+                Err(error)
+            }
+        }
+    }
+
+    /// Scale to zero: ends the current generation gracefully and leaves no process until
+    /// [`Inner::unpark`]. A stopped or already parked host is left alone.
+    pub async fn park(&self) -> Result<bool, HostError> {
+        let _lifecycle = self.lifecycle.lock().await;
+        if *self.shutdown.borrow() || !matches!(*self.state.borrow(), State::Ready(_)) {
+            return Ok(false);
+        }
+        if let State::Ready(generation) = self.state.send_replace(State::Parked) {
+            self.terminate(&generation, self.config.stop_grace).await?;
+        }
+        Ok(true)
+    }
+
+    /// A cold start: launches a generation if the host is parked and returns how long the
+    /// start took (`None` when it was not parked).
+    pub async fn unpark(self: &Arc<Self>) -> Result<Option<Duration>, HostError> {
+        let _lifecycle = self.lifecycle.lock().await;
+        if *self.shutdown.borrow() || !matches!(*self.state.borrow(), State::Parked) {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        self.state.send_replace(State::Restarting);
+        match self.launch().await {
+            Ok(generation) => {
+                self.install(generation);
+                Ok(Some(started.elapsed()))
+            }
+            Err(error) => {
+                self.state.send_replace(State::Parked);
                 Err(error)
             }
         }

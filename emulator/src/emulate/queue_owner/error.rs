@@ -25,6 +25,13 @@ pub(super) enum OwnerError {
     /// No `Authorization: Bearer <token>` with this queue's token (§4.3).
     #[error("Local queue credential is missing or invalid")]
     Unauthorized,
+    /// The caller's permissions do not allow the operation (the platform's IAM refusal,
+    /// wrapped as the provider wraps cloud errors: `Queue operation '<op>' failed: …`).
+    #[error("Queue operation '{}' failed: {denied}", operation.as_str())]
+    Denied {
+        operation: Operation,
+        denied: super::super::iam::Denied,
+    },
     /// The path names a queue this owner does not serve.
     #[error("Queue '{0}' is not served by this queue owner")]
     UnknownQueue(String),
@@ -102,6 +109,16 @@ impl OwnerError {
                     "details": details,
                 })),
                 ..plain("INVALID_INPUT", StatusCode::BAD_REQUEST)
+            },
+            OwnerError::Denied { operation, denied } => AlienError {
+                context: Some(json!({
+                    "operation": operation.as_str(),
+                    "reason": denied.to_string(),
+                })),
+                ..plain(
+                    "QUEUE_OPERATION_FAILED",
+                    StatusCode::from_u16(denied.status).unwrap_or(StatusCode::FORBIDDEN),
+                )
             },
             OwnerError::Engine { operation, source } => engine_error(*operation, source),
         }

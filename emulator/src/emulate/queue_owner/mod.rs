@@ -20,7 +20,7 @@
 //! `Content-Type` is not checked: the published client always sends `application/json`.
 
 mod error;
-mod tokens;
+pub(crate) mod tokens;
 mod wire;
 
 use std::net::SocketAddr;
@@ -38,9 +38,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
 
+use super::iam::{Iam, Operation as IamOperation};
 use crate::engine::{SendVia, SharedSim, Sim, SimError};
 use error::{OwnerError, engine_error};
-pub use tokens::QueueTokens;
+pub use tokens::{Caller, QueueTokens};
 use wire::{Message, Operation, QueueAckResult, QueueRequest, QueueSendResult, Stats};
 
 /// Largest request body the route accepts: 8 MiB (§4.1, §11). Ten maximum-size messages
@@ -70,6 +71,7 @@ pub struct QueueOwner {
     sim: SharedSim,
     tokens: Arc<QueueTokens>,
     after_change: Option<AfterChange>,
+    iam: Option<Arc<Iam>>,
 }
 
 /// Called with the engine (still locked) after each operation, e.g. to persist it.
@@ -80,6 +82,12 @@ impl QueueOwner {
     /// Runs `after` after every operation, with the engine still locked.
     pub fn with_after_change(mut self, after: AfterChange) -> QueueOwner {
         self.after_change = Some(after);
+        self
+    }
+
+    /// Checks every workload's call against its permissions, as the platform's IAM would.
+    pub fn with_iam(mut self, iam: Arc<Iam>) -> QueueOwner {
+        self.iam = Some(iam);
         self
     }
 
@@ -94,6 +102,7 @@ impl QueueOwner {
             sim,
             tokens: Arc::new(tokens),
             after_change: None,
+            iam: None,
         })
     }
 
@@ -107,9 +116,9 @@ impl QueueOwner {
         if self.tokens.token(queue).is_none() {
             return Err(OwnerError::UnknownQueue(queue.to_owned()));
         }
-        if !bearer(request.headers()).is_some_and(|t| self.tokens.verify(queue, t)) {
-            return Err(OwnerError::Unauthorized);
-        }
+        let caller = bearer(request.headers())
+            .and_then(|t| self.tokens.caller(queue, t))
+            .ok_or(OwnerError::Unauthorized)?;
         if let Some(declared) = content_length(request.headers())
             && declared > BODY_LIMIT as u64
         {
@@ -124,6 +133,15 @@ impl QueueOwner {
                 other => OwnerError::Decode(other.body_text()),
             })?;
         let request = QueueRequest::decode(&body).map_err(OwnerError::Decode)?;
+        if let (Some(iam), Caller::Workload(workload), Some(checked)) =
+            (&self.iam, &caller, iam_operation(request.operation()))
+        {
+            iam.check(workload, queue, checked)
+                .map_err(|denied| OwnerError::Denied {
+                    operation: request.operation(),
+                    denied,
+                })?;
+        }
         self.execute(queue, request)
     }
 
@@ -203,6 +221,18 @@ impl QueueOwner {
             after(&sim);
         }
         Ok(response)
+    }
+}
+
+/// The identity check a queue operation needs (upstream permission sets): purge and stats
+/// are owner-side tools here and not checked.
+fn iam_operation(operation: Operation) -> Option<IamOperation> {
+    match operation {
+        Operation::Send | Operation::SendBatch => Some(IamOperation::QueueSend),
+        Operation::Receive => Some(IamOperation::QueueReceive),
+        Operation::Ack | Operation::AckBatch => Some(IamOperation::QueueAck),
+        Operation::Nack | Operation::Renew => Some(IamOperation::QueueLease),
+        Operation::Purge | Operation::Stats => None,
     }
 }
 

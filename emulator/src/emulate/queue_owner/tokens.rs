@@ -25,7 +25,20 @@ const TOKEN_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct QueueTokens {
     addr: SocketAddr,
+    /// The owner's own token per queue (the control API, tests, tools).
     tokens: BTreeMap<String, String>,
+    /// One token per (queue, workload holding a binding to it), so the owner knows who
+    /// calls and can apply that workload's permissions.
+    holders: BTreeMap<(String, String), String>,
+}
+
+/// Who presented a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The queue's own token: not a workload, nothing to check.
+    Owner,
+    /// A workload's binding token.
+    Workload(String),
 }
 
 impl QueueTokens {
@@ -41,7 +54,21 @@ impl QueueTokens {
             .into_iter()
             .map(|queue| Ok((queue.into(), random_token()?)))
             .collect::<Result<_, QueueOwnerError>>()?;
-        Ok(QueueTokens { addr, tokens })
+        Ok(QueueTokens {
+            addr,
+            tokens,
+            holders: BTreeMap::new(),
+        })
+    }
+
+    /// Adds a token for `holder`'s binding to `queue` (a queue without an owner token is
+    /// ignored).
+    pub fn add_holder(&mut self, queue: &str, holder: &str) -> Result<(), QueueOwnerError> {
+        if self.tokens.contains_key(queue) {
+            self.holders
+                .insert((queue.to_string(), holder.to_string()), random_token()?);
+        }
+        Ok(())
     }
 
     /// Fresh tokens for every queue resource of `stack`.
@@ -51,7 +78,17 @@ impl QueueTokens {
             .iter()
             .filter(|(_, entry)| matches!(entry.config, Resource::Queue(_)))
             .map(|(id, _)| id.clone());
-        Self::generate(addr, queues)
+        let mut tokens = Self::generate(addr, queues)?;
+        let workloads = stack
+            .workers()
+            .map(|(id, w)| (id, &w.links))
+            .chain(stack.daemons().map(|(id, d)| (id, &d.links)));
+        for (holder, links) in workloads {
+            for link in links {
+                tokens.add_holder(&link.id, holder)?;
+            }
+        }
+        Ok(tokens)
     }
 
     /// The address the owner is reachable at.
@@ -87,11 +124,34 @@ impl QueueTokens {
         }))
     }
 
-    /// Whether `presented` is `queue`'s token, compared in constant time for equal lengths.
+    /// The binding value `holder` gets for `queue`: like [`QueueTokens::binding_json`] with
+    /// `holder`'s own token. `None` if `holder` has no token for `queue`.
+    pub fn binding_json_for(&self, queue: &str, holder: &str) -> Option<Value> {
+        let token = self.holders.get(&(queue.to_string(), holder.to_string()))?;
+        Some(json!({
+            "endpoint": self.endpoint(queue)?,
+            "service": "local-queue-http",
+            "token": token,
+        }))
+    }
+
+    /// Who `presented` belongs to, if it is a token of `queue`; compared in constant time
+    /// for equal lengths.
+    pub(super) fn caller(&self, queue: &str, presented: &str) -> Option<Caller> {
+        let matches = |token: &String| constant_time_eq(token.as_bytes(), presented.as_bytes());
+        if self.tokens.get(queue).is_some_and(matches) {
+            return Some(Caller::Owner);
+        }
+        self.holders
+            .iter()
+            .find(|((q, _), token)| q == queue && matches(token))
+            .map(|((_, holder), _)| Caller::Workload(holder.clone()))
+    }
+
+    /// Whether `presented` is a token of `queue`.
+    #[cfg(test)]
     pub(super) fn verify(&self, queue: &str, presented: &str) -> bool {
-        self.tokens
-            .get(queue)
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), presented.as_bytes()))
+        self.caller(queue, presented).is_some()
     }
 }
 
@@ -104,7 +164,7 @@ impl fmt::Debug for QueueTokens {
     }
 }
 
-fn random_token() -> Result<String, QueueOwnerError> {
+pub(crate) fn random_token() -> Result<String, QueueOwnerError> {
     let mut bytes = [0_u8; TOKEN_BYTES];
     OsRng
         .try_fill_bytes(&mut bytes)
@@ -161,6 +221,27 @@ mod tests {
         assert!(tokens.binding_json("other").is_none());
         let v6 = QueueTokens::generate("[::1]:9".parse().unwrap(), ["q"]).unwrap();
         assert_eq!(v6.endpoint("q").unwrap(), "http://[::1]:9/queues/q");
+    }
+
+    /// Each workload's binding carries its own token, so the owner knows the caller.
+    #[test]
+    fn holder_tokens_identify_the_caller() {
+        let mut tokens = QueueTokens::generate(loopback(), ["jobs"]).unwrap();
+        tokens.add_holder("jobs", "api").unwrap();
+        tokens.add_holder("other", "api").unwrap();
+        let binding = tokens.binding_json_for("jobs", "api").unwrap();
+        let token = binding["token"].as_str().unwrap();
+        assert_ne!(Some(token), tokens.token("jobs"));
+        assert_eq!(
+            tokens.caller("jobs", token),
+            Some(Caller::Workload("api".into()))
+        );
+        assert_eq!(
+            tokens.caller("jobs", tokens.token("jobs").unwrap()),
+            Some(Caller::Owner)
+        );
+        assert!(tokens.binding_json_for("other", "api").is_none());
+        assert!(tokens.caller("jobs", "nope").is_none());
     }
 
     #[test]

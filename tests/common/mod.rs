@@ -1,0 +1,222 @@
+//! `alien emulate` driven through the CLI as a user runs it: spawn, read the status table,
+//! talk to the control API, poll the trace (real time, bounded) for what the engine recorded.
+
+#![allow(dead_code)] // Each test crate uses its own subset.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running `alien emulate`, stopped (SIGKILL) when dropped.
+pub struct Emulate {
+    pub child: Child,
+    pub control: String,
+    /// The status table's rows (after the header), as printed.
+    pub rows: Vec<String>,
+}
+
+impl Drop for Emulate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Emulate {
+    /// The row of `resource` in the status table.
+    pub fn row(&self, resource: &str) -> &str {
+        self.rows
+            .iter()
+            .find(|r| r.split_whitespace().next() == Some(resource))
+            .unwrap_or_else(|| panic!("no status row for {resource}: {:#?}", self.rows))
+    }
+
+    /// The gateway URL of public worker `worker`.
+    pub fn gateway(&self, worker: &str) -> String {
+        self.row(worker)
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("{worker} has no gateway URL: {}", self.row(worker)))
+            .to_string()
+    }
+}
+
+/// Starts `alien emulate <stack> --platform <platform>` with `extra` arguments and waits for
+/// its status table (the first run builds the fixture app).
+pub fn start_stack(stack: &str, platform: &str, state: &Path, extra: &[&str]) -> Emulate {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alien"))
+        .args([
+            "emulate",
+            stack,
+            "--platform",
+            platform,
+            "--stop-after",
+            "10m",
+        ])
+        .args(extra)
+        .arg("--state-dir")
+        .arg(state)
+        .current_dir(repo())
+        // Share the workspace target dir so the fixture app is built once.
+        .env("CARGO_TARGET_DIR", repo().join("target"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn alien emulate");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let (mut control, mut rows, mut in_table) = (None, Vec::new(), false);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("alien emulate printed its status table (the first run builds the app)");
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("control API: ") {
+            control = rest.split_whitespace().next().map(str::to_string);
+        } else if line.starts_with("RESOURCE") {
+            in_table = true;
+        } else if in_table && line.trim().is_empty() {
+            break;
+        } else if in_table {
+            rows.push(line);
+        }
+    }
+    Emulate {
+        child,
+        control: control.expect("a control API line"),
+        rows,
+    }
+}
+
+/// `cargo build --locked <args>` of the fixture app into the shared target dir, without the
+/// crate-scoped variables cargo sets for this test (they would make the fixture's build
+/// scripts rerun and rebuild what `alien emulate` just built).
+pub fn build_fixture(args: &[&str]) {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let scoped = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
+        if scoped
+            || ["CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
+                .contains(&name.as_str())
+        {
+            cargo.env_remove(&name);
+        }
+    }
+    let status = cargo
+        .args(["build", "--locked"])
+        .args(args)
+        .current_dir(repo().join("tests/fixtures/worker-app"))
+        .env("CARGO_TARGET_DIR", repo().join("target"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("cargo build of the fixture app");
+    assert!(status.success(), "cargo build {args:?} of the fixture app");
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+pub fn advance(e: &Emulate, by: &str) {
+    let r = client()
+        .post(format!("{}/clock/advance", e.control))
+        .json(&json!({"by": by}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "advance {by}: {}", r.status());
+}
+
+/// Sends a JSON message to queue `jobs`; returns its id.
+pub fn send(e: &Emulate, body: Value) -> String {
+    let r = client()
+        .post(format!("{}/queues/jobs/messages", e.control))
+        .json(&json!({"json": body}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "send: {}", r.status());
+    r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn trace(e: &Emulate) -> Vec<Value> {
+    client()
+        .get(format!("{}/trace", e.control))
+        .send()
+        .unwrap()
+        .json::<Vec<Value>>()
+        .unwrap()
+}
+
+/// Polls the trace (real time, bounded) until `pred` holds.
+pub fn wait_trace(e: &Emulate, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = trace(e);
+        if pred(&t) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; trace:\n{t:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Trace events of `kind` about `subject`.
+pub fn events<'a>(t: &'a [Value], kind: &str, subject: &str) -> Vec<&'a Value> {
+    t.iter()
+        .filter(|e| e["kind"] == kind && e["subject"] == subject)
+        .collect()
+}
+
+/// Trace events of `kind` on `resource`.
+pub fn on<'a>(t: &'a [Value], kind: &str, resource: &str) -> Vec<&'a Value> {
+    t.iter()
+        .filter(|e| e["kind"] == kind && e["resource"] == resource)
+        .collect()
+}
+
+/// Polls `url` (real time, bounded) until it answers 200.
+pub fn wait_http_ok(url: &str) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client()
+            .get(url)
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 200 || Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
