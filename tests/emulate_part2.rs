@@ -334,6 +334,18 @@ fn aws_worker_calls_permissions_and_cold_starts() {
         on(&t, "process_started", "api").len() >= 2,
         "a fresh process"
     );
+    // A request through the gateway wakes a scaled-to-zero worker too.
+    wait_trace(&e, "reader's process stopped", |t| {
+        on(t, "process_exited", "reader")
+            .iter()
+            .any(|x| detail(x, "by") == Some("emulator"))
+    });
+    let health = client()
+        .get(format!("{}/health", e.gateway("reader")))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(on(&trace(&e), "process_started", "reader").len() >= 2);
 }
 
 /// seed 001 ("stateless execution"): with recycling on, each invocation gets a fresh process,
@@ -388,4 +400,37 @@ fn recycling_exposes_in_memory_state_and_faults_crash_the_handler() {
             .iter()
             .any(|x| detail(x, "by") == Some("itself"))
     );
+}
+
+/// seed 003 (the Local controller runs images only) and the config contract: a `source`
+/// daemon is refused, an image without a mapping names the file to add it to; both are
+/// unusable input (exit 2), before anything starts.
+#[test]
+fn daemon_code_needs_an_image_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    for (code, expected) in [
+        (
+            json!({"type": "source", "src": ".", "toolchain": {"type": "rust", "binaryName": "x"}}),
+            "Daemon 'agent' uses code type 'source'",
+        ),
+        (
+            json!({"type": "image", "image": "example.com/agent:1"}),
+            "add a [resources.agent] entry with `command` to",
+        ),
+    ] {
+        let stack = json!({"id": "d", "resources": {"agent": {"config": {
+            "type": "daemon", "id": "agent", "links": [], "permissions": "p", "code": code},
+            "lifecycle": "live", "dependencies": []}}});
+        let path = dir.path().join("stack.json");
+        std::fs::write(&path, stack.to_string()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_alien"))
+            .args(["emulate", path.to_str().unwrap(), "--platform", "local"])
+            .args(["--stop-after", "1s", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }

@@ -449,7 +449,8 @@ impl Emulator {
         sim.lock()
             .unwrap_or_else(|p| p.into_inner())
             .resume_deliveries();
-        let deliver_hosts = hosts.clone();
+        let deliver_hosts = Arc::new(hosts.clone());
+        let deliver_upstreams = Arc::new(upstreams.clone());
         let deliver_driver = driver.clone();
         let deliver_persist = persist.clone();
         tokio::spawn(async move {
@@ -457,6 +458,7 @@ impl Emulator {
                 let Some(host) = deliver_hosts.get(&dispatch.worker).cloned() else {
                     continue;
                 };
+                let (hosts, upstreams) = (deliver_hosts.clone(), deliver_upstreams.clone());
                 let driver = deliver_driver.clone();
                 let completion_persist = deliver_persist.clone();
                 tokio::spawn(async move {
@@ -508,11 +510,22 @@ impl Emulator {
                         TaskOutcome::Crashed => Some(HandlerResult::Crash),
                         TaskOutcome::Timeout => None,
                     };
+                    let mut recycled = Vec::new();
                     if let Some(result) = result {
                         let mut sim = driver.sim.lock().unwrap_or_else(|p| p.into_inner());
                         sim.complete(dispatch.invocation, result);
                         // Durable before anything else happens: an ack survives `kill -9`.
                         completion_persist(&sim);
+                        recycled = sim.take_scaled_to_zero();
+                    }
+                    // A recycled process is stopped before the next attempt can reach it.
+                    for worker in recycled {
+                        if let (Some(host), Some(upstream)) =
+                            (hosts.get(&worker), upstreams.get(&worker))
+                        {
+                            upstream.clear();
+                            let _ = host.park().await;
+                        }
                     }
                     driver.wake();
                 });
