@@ -7,6 +7,7 @@
 //! - [`clock`]: the system clock and the virtual clock every timer goes through.
 
 pub mod clock;
+pub mod conformance;
 pub mod cron;
 pub mod emulate;
 pub mod engine;

@@ -50,8 +50,9 @@
 //!
 //! # How an AWS adapter maps each trait
 //!
-//! Mapping notes for an adapter over the official `aws-sdk-*` crates. This crate has no SDK
-//! dependency; items marked \[platform knowledge\] are AWS behaviour, not upstream code.
+//! Mapping notes for an adapter over the official `aws-sdk-*` crates, implemented by the
+//! `aws` module behind the off-by-default cargo feature `aws` (the default build has no SDK
+//! dependency); items marked \[platform knowledge\] are AWS behaviour, not upstream code.
 //!
 //! ## [`QueueProvider`] → SQS
 //! - `send` → `SendMessage` with `MessageBody` = [`Payload::to_body`] after
@@ -117,6 +118,8 @@
 //!   (upstream-stack-and-limits.md §7), so an AWS adapter returns
 //!   [`ErrorKind::Unsupported`] until one exists; the emulator supervises them itself.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod daemon;
 pub mod error;
 pub mod kv;

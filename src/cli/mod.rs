@@ -2,6 +2,7 @@
 
 mod check;
 mod command;
+mod conformance;
 mod emulate;
 mod profile;
 mod simulate;
@@ -43,6 +44,9 @@ enum TopCommand {
     /// Invoke a command on a command-enabled worker or daemon of a running emulator and
     /// print its response (or its error code).
     Command(command::CommandArgs),
+    /// Run the conformance cases against the emulator and real peers (moto, LocalStack, AWS)
+    /// through the same provider traits, and print the table.
+    Conformance(conformance::ConformanceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         TopCommand::Emulate(args) => emulate::run(args),
         TopCommand::Ctl(args) => verbs::run(args),
         TopCommand::Command(args) => command::run(args),
+        TopCommand::Conformance(args) => conformance::run_cli(args),
     }
 }
 

@@ -37,7 +37,7 @@ pub use provider::{
     EmulatedDaemons, EmulatedKv, EmulatedQueue, EmulatedSchedules, EmulatedStorage,
     EmulatedWorkers, SharedSim, shared,
 };
-pub use queues::{Peeked, QueueStats, Received, SendVia};
+pub use queues::{Peeked, QueueSettings, QueueStats, Received, SendVia};
 pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
 pub use state::SimState;
 pub use storage::is_staging_key;

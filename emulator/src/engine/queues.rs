@@ -15,6 +15,18 @@ use crate::profile::{
 };
 use crate::stack::Resource;
 
+/// Queue attributes set on the service itself, over the profile's derived ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// The lease a receive takes when it names none (SQS `VisibilityTimeout`).
+    pub visibility_timeout: Option<Duration>,
+    /// Largest accepted message (SQS `MaximumMessageSize`), capped by the service's limit.
+    pub max_message_bytes: Option<u64>,
+    /// Deliveries before the message moves to the dead-letter queue (a redrive policy's
+    /// `maxReceiveCount`).
+    pub max_receive_count: Option<u32>,
+}
+
 /// Who is sending: app code through its binding (64 KiB cap) or a producer using the cloud
 /// service's own API (the service's limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -66,6 +78,7 @@ impl Sim {
             internal,
             subs,
             dead_letters: Vec::new(),
+            settings: QueueSettings::default(),
         });
         index
     }
@@ -127,6 +140,24 @@ impl Sim {
         Duration::from_secs(seconds)
     }
 
+    /// Applies queue-level attributes a deployment may set on the service itself (SQS
+    /// `VisibilityTimeout`, `MaximumMessageSize`, a redrive policy's `maxReceiveCount`),
+    /// over what the profile derives from the stack.
+    pub fn set_queue_settings(
+        &mut self,
+        queue: &str,
+        settings: QueueSettings,
+    ) -> Result<(), SimError> {
+        let q = self.queue_idx(queue)?;
+        if let Some(visibility) = settings.visibility_timeout {
+            for sub in &mut self.queues[q].subs {
+                sub.lease = visibility;
+            }
+        }
+        self.queues[q].settings = settings;
+        Ok(())
+    }
+
     pub(crate) fn queue_idx(&self, queue: &str) -> Result<usize, SimError> {
         self.queue_index
             .get(queue)
@@ -151,6 +182,13 @@ impl Sim {
             SendVia::Binding => self.profile.queue.binding_message_max_bytes.value,
             SendVia::Service => self.profile.queue.service_message_max_bytes.value,
         };
+        // The queue's own MaximumMessageSize is enforced by the service (SQS API reference,
+        // SetQueueAttributes: "MaximumMessageSize – The limit of how many bytes a message
+        // can contain before Amazon SQS rejects it").
+        let limit = self.queues[q]
+            .settings
+            .max_message_bytes
+            .map_or(limit, |own| own.min(limit));
         let size = match validate_message_size(&payload, limit as usize) {
             Ok(size) => size,
             Err(err) => {
@@ -427,7 +465,12 @@ impl Sim {
 
     /// Dead-letters a message that reached the profile's maximum deliveries.
     fn exhausted(&mut self, q: usize, s: usize, seq: u64) -> bool {
-        let Some(max) = self.profile.queue.max_deliveries.value else {
+        let Some(max) = self.queues[q].settings.max_receive_count.or(self
+            .profile
+            .queue
+            .max_deliveries
+            .value)
+        else {
             return false;
         };
         let msg = &self.queues[q].subs[s].msgs[&seq];

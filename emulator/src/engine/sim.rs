@@ -147,6 +147,8 @@ pub(crate) struct QueueRt {
     pub internal: bool,
     pub subs: Vec<Sub>,
     pub dead_letters: Vec<DeadLetter>,
+    /// Queue-level settings over the profile's (see [`Sim::set_queue_settings`]).
+    pub settings: super::queues::QueueSettings,
 }
 
 /// A message moved to the dead-letter queue.

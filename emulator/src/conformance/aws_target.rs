@@ -1,0 +1,88 @@
+//! A real peer as a conformance target, through the AWS adapter (`alien_providers::aws`):
+//! moto or LocalStack at an endpoint on loopback, or real AWS with the SDK's default
+//! credentials. Time passes for real; cases poll with tolerance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alien_providers::aws::{
+    AwsClients, AwsConfig, AwsQueue, AwsSchedules, AwsStorage, AwsWorker, QueueSpec,
+};
+use alien_providers::{ProviderError, QueueMessage, Result};
+
+use super::{QueueSetup, Target};
+
+pub struct AwsTarget {
+    name: String,
+    clients: AwsClients,
+}
+
+impl AwsTarget {
+    /// moto or LocalStack at `endpoint`.
+    pub async fn peer(name: &str, endpoint: &str) -> AwsTarget {
+        AwsTarget {
+            name: name.to_string(),
+            clients: AwsClients::new(&AwsConfig::for_endpoint(endpoint)).await,
+        }
+    }
+
+    /// Real AWS: the SDK's default credential chain and region.
+    pub async fn real_aws() -> AwsTarget {
+        AwsTarget {
+            name: "aws".into(),
+            clients: AwsClients::new(&AwsConfig::from_env()).await,
+        }
+    }
+}
+
+/// Upstream's EventBridge conversion (upstream-stack-and-limits.md §4.2), the same the
+/// emulator's AWS profile uses.
+fn to_schedule_expression(cron: &str) -> Result<String> {
+    crate::cron::crontab_to_eventbridge(cron)
+        .map_err(|e| ProviderError::invalid_argument(e.to_string()))
+}
+
+impl Target for AwsTarget {
+    type Queue = AwsQueue;
+    type Storage = AwsStorage;
+    type Schedules = AwsSchedules;
+    type Workers = AwsWorker;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn queue(&self, setup: &QueueSetup) -> Result<AwsQueue> {
+        self.clients
+            .create_queue(&QueueSpec {
+                name: setup.name.clone(),
+                visibility_timeout: setup.visibility_timeout,
+                max_message_bytes: setup.max_message_bytes,
+                max_receive_count: setup.max_receive_count,
+            })
+            .await
+    }
+
+    async fn dead_letters(&self, queue: &AwsQueue) -> Result<Vec<QueueMessage>> {
+        queue.dead_letters().await
+    }
+
+    async fn storage(&self, name: &str) -> Result<AwsStorage> {
+        self.clients.create_bucket(name).await
+    }
+
+    async fn schedules(&self) -> Result<AwsSchedules> {
+        Ok(self
+            .clients
+            .schedules("conformance", Arc::new(to_schedule_expression)))
+    }
+
+    async fn workers(&self) -> Result<AwsWorker> {
+        // The function name comes from each request's `target_worker`.
+        Ok(self.clients.worker(""))
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
