@@ -107,24 +107,7 @@ pub fn start_stack(stack: &str, platform: &str, state: &Path, extra: &[&str]) ->
 /// scripts rerun and rebuild what `alien emulate` just built).
 pub fn build_fixture(args: &[&str]) {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        let scoped = [
-            "CARGO_MANIFEST_",
-            "CARGO_PKG_",
-            "CARGO_BIN_",
-            "CARGO_CRATE_",
-            "CARGO_PRIMARY_",
-        ]
-        .iter()
-        .any(|prefix| name.starts_with(prefix));
-        if scoped
-            || ["CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
-                .contains(&name.as_str())
-        {
-            cargo.env_remove(&name);
-        }
-    }
+    alien_emulator::emulate::config::scrub_crate_env(&mut cargo);
     let status = cargo
         .args(["build", "--locked"])
         .args(args)
