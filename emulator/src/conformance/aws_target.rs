@@ -61,6 +61,8 @@ impl Target for AwsTarget {
                 max_receive_count: setup.max_receive_count,
             })
             .await
+            // As the emulator target: the service's limits, not the binding's 64 KiB.
+            .map(AwsQueue::service_api)
     }
 
     async fn dead_letters(&self, queue: &AwsQueue) -> Result<Vec<QueueMessage>> {

@@ -66,12 +66,12 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "dlq-keeps-receive-count",
-        source: "SQS dead-letter queues: after maxReceiveCount receives the message moves to the DLQ, keeping ApproximateReceiveCount",
+        source: "SQS dead-letter queues: after maxReceiveCount receives the message moves to the DLQ, keeping ApproximateReceiveCount, which counts receives across all queues (SQS API reference), so the first receive from the DLQ sees maxReceiveCount + 1",
         expected: &[
             ("attempts", "1,2"),
             ("source queue after redrive", "0"),
             ("dead letters", "1"),
-            ("dead letter receive count", "2"),
+            ("dead letter receive count", "3"),
         ],
     },
     Case {

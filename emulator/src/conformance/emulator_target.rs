@@ -133,6 +133,9 @@ impl Target for EmulatorTarget {
         }))
     }
 
+    /// The dead letters as a first receive from an SQS dead-letter queue shows them: the
+    /// count kept from the source queue plus that receive ("received across all queues",
+    /// SQS API reference, `ApproximateReceiveCount`).
     async fn dead_letters(&self, queue: &ServiceQueue) -> Result<Vec<QueueMessage>> {
         let sim = queue.0.sim.lock().unwrap_or_else(|p| p.into_inner());
         Ok(sim
@@ -142,7 +145,7 @@ impl Target for EmulatorTarget {
                 id: MessageId::new(d.id.clone()),
                 payload: d.payload.clone().unwrap_or(Payload::Text(String::new())),
                 receipt: ReceiptHandle::new(String::new()),
-                attempt: d.receive_count,
+                attempt: d.receive_count + 1,
                 enqueued_at: d.at,
                 attributes: Default::default(),
             })

@@ -50,7 +50,8 @@ pub trait Target: Send + Sync {
 
     fn queue(&self, setup: &QueueSetup) -> impl Future<Output = Result<Self::Queue>> + Send;
 
-    /// Messages in the queue's dead-letter queue (attempt = the receive count they carry).
+    /// Messages in the queue's dead-letter queue, as a receive from it shows them (attempt =
+    /// the receive count they carry, that receive included).
     fn dead_letters(
         &self,
         queue: &Self::Queue,

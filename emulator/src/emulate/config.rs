@@ -208,6 +208,30 @@ fn cargo_build(
     executable.ok_or_else(|| fail(format!("cargo built no executable named '{binary}'")))
 }
 
+/// Removes the variables cargo sets for a crate being built or tested (when `alien` itself
+/// runs under cargo): they would make build scripts of the app's dependencies rerun on
+/// every switch.
+pub fn scrub_crate_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let crate_scoped = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
+        if crate_scoped
+            || ["CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
+                .contains(&name.as_str())
+        {
+            command.env_remove(&name);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,29 +279,5 @@ mod tests {
     fn unknown_config_fields_are_errors() {
         let err = toml::from_str::<EmulateConfig>("[resources.api]\ncomand = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("unknown field `comand`"), "{err}");
-    }
-}
-
-/// Removes the variables cargo sets for a crate being built or tested (when `alien` itself
-/// runs under cargo): they would make build scripts of the app's dependencies rerun on
-/// every switch.
-pub fn scrub_crate_env(command: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        let crate_scoped = [
-            "CARGO_MANIFEST_",
-            "CARGO_PKG_",
-            "CARGO_BIN_",
-            "CARGO_CRATE_",
-            "CARGO_PRIMARY_",
-        ]
-        .iter()
-        .any(|prefix| name.starts_with(prefix));
-        if crate_scoped
-            || ["CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
-                .contains(&name.as_str())
-        {
-            command.env_remove(&name);
-        }
     }
 }

@@ -84,6 +84,9 @@ pub struct AwsQueue {
     sqs: aws_sdk_sqs::Client,
     url: String,
     dead_letter_url: Option<String>,
+    /// Upstream's binding checks a message against 64 KiB before it calls SQS
+    /// (published-3.3.49.md §11); `None` leaves the size to the service.
+    binding_limit: Option<usize>,
 }
 
 impl AwsClients {
@@ -118,6 +121,7 @@ impl AwsClients {
             sqs: self.sqs.clone(),
             url: output.queue_url.unwrap_or_default(),
             dead_letter_url: dead_letter,
+            binding_limit: Some(MAX_MESSAGE_BYTES),
         })
     }
 
@@ -164,6 +168,21 @@ impl AwsClients {
 }
 
 impl AwsQueue {
+    /// The same queue reached as the SQS API is, without the binding's 64 KiB check: sizes
+    /// are the service's to accept or reject (what conformance compares).
+    pub fn service_api(mut self) -> AwsQueue {
+        self.binding_limit = None;
+        self
+    }
+
+    /// The binding's size check when there is one; the body's size either way.
+    fn check_size(&self, payload: &Payload) -> Result<usize> {
+        match self.binding_limit {
+            Some(limit) => validate_message_size(payload, limit),
+            None => Ok(payload.serialized_len()),
+        }
+    }
+
     /// The queue URL (what upstream's `sqs{queueUrl}` binding carries).
     pub fn url(&self) -> &str {
         &self.url
@@ -174,9 +193,11 @@ impl AwsQueue {
         self.dead_letter_url.as_deref()
     }
 
-    /// The messages in the dead-letter queue (`attempt` = their `ApproximateReceiveCount`,
-    /// which SQS keeps when it moves a message \[platform knowledge\]), left in place: each is
-    /// received, then made visible again. Empty when the queue has no dead-letter queue.
+    /// The messages in the dead-letter queue, left in place: each is received, then made
+    /// visible again. Empty when the queue has no dead-letter queue. `attempt` is the
+    /// `ApproximateReceiveCount` this receive sees: SQS keeps the count when it moves a
+    /// message and counts "the number of times a message has been received across all
+    /// queues" (SQS API reference, ReceiveMessage), so it includes this receive.
     pub async fn dead_letters(&self) -> Result<Vec<QueueMessage>> {
         let Some(url) = &self.dead_letter_url else {
             return Ok(Vec::new());
@@ -305,7 +326,7 @@ impl QueueProvider for AwsQueue {
     /// Upstream's 64 KiB check first (upstream-cloud-semantics.md, max message size row),
     /// then `SendMessage`; the queue's own `MaximumMessageSize` still applies server-side.
     async fn send(&self, payload: Payload) -> Result<MessageId> {
-        let size = validate_message_size(&payload, MAX_MESSAGE_BYTES)?;
+        let size = self.check_size(&payload)?;
         let output = self
             .sqs
             .send_message()
@@ -324,7 +345,7 @@ impl QueueProvider for AwsQueue {
         let mut chunk: Vec<(usize, String)> = Vec::new();
         let mut chunk_bytes = 0;
         for (index, payload) in payloads.iter().enumerate() {
-            let size = match validate_message_size(payload, MAX_MESSAGE_BYTES) {
+            let size = match self.check_size(payload) {
                 Ok(size) => size,
                 Err(err) => {
                     outcomes[index] = Some(SendOutcome::Rejected(err));
@@ -412,7 +433,7 @@ impl QueueProvider for AwsQueue {
             }
             None => None,
         };
-        let limit = MAX_MESSAGE_BYTES as u64;
+        let limit = self.binding_limit.map_or(u64::MAX, |limit| limit as u64);
         Ok(QueueAttributes {
             approximate_visible: number("ApproximateNumberOfMessages").unwrap_or(0),
             approximate_in_flight: number("ApproximateNumberOfMessagesNotVisible").unwrap_or(0),
