@@ -13,12 +13,27 @@ bash scripts/install-alien-core.sh "$core_dir"
 export ALIEN_CORE_MODULES="$core_dir/node_modules"
 
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The fixture worker app (published alien-sdk 3.3.49), built once into the shared target dir
 # before the tests that run it.
 CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path tests/fixtures/worker-app/Cargo.toml
+# The conformance peers (issue 6), on 127.0.0.1, installed and started by the project's own
+# scripts; tests/conformance_peers.rs runs the conformance table against them.
+peers=()
+stop_peers() {
+  for peer in "${peers[@]}"; do
+    bash scripts/peers/"${peer%%=*}".sh stop --port "${peer##*:}" || true
+  done
+}
+trap stop_peers EXIT
+ALIEN_MOTO_URL="$(bash scripts/peers/moto.sh start)"
+peers+=("moto=$ALIEN_MOTO_URL")
+ALIEN_LOCALSTACK_URL="$(bash scripts/peers/localstack.sh start)"
+peers+=("localstack=$ALIEN_LOCALSTACK_URL")
+export ALIEN_MOTO_URL ALIEN_LOCALSTACK_URL
+
 if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --all-features --no-fail-fast
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --all-features --no-fail-fast
 fi

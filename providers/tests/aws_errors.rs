@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alien_providers::aws::{AwsClients, AwsConfig, QueueSpec};
+use alien_providers::aws::{
+    AwsClients, AwsConfig, BucketNotifications, LambdaTrigger, QueueNotification, QueueSpec,
+};
 use alien_providers::{
     ErrorKind, Payload, ProviderError, QueueProvider, ReceiptHandle, ReceiveOptions, ScheduleId,
     ScheduleProvider, ScheduleTrigger, SendOutcome, StorageProvider, WorkerInvokeRequest,
@@ -406,6 +408,85 @@ async fn s3_missing_bucket_is_not_found() {
         .await
         .expect_err("no bucket");
     assert_kind(&err, ErrorKind::NotFound, "NoSuchBucket");
+}
+
+// S3 API reference, PutBucketNotificationConfiguration: one call carries every rule; a
+// Worker trigger is a whole-bucket Lambda configuration with `created`/`deleted` mapped
+// (upstream-cloud-semantics.md), a Storage notification a queue configuration on
+// `s3:ObjectCreated:*` with its literal prefix/suffix (published-3.3.49.md §8); the queue
+// first gets a policy letting S3 send. A destination S3 cannot validate answers 400
+// InvalidArgument "Unable to validate the following destination configurations".
+#[tokio::test]
+async fn bucket_notifications_are_one_configuration_and_refusals_are_invalid_argument() {
+    let server = MockServer::start().await;
+    let jobs = queue(&server).await;
+    let storage = bucket(&server).await;
+    let arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+    sqs("GetQueueAttributes")
+        .respond_with(sqs_ok(json!({"Attributes": {"QueueArn": arn}})))
+        .mount(&server)
+        .await;
+    sqs("SetQueueAttributes")
+        .and(body_partial_json(json!({"QueueUrl": jobs.url()})))
+        .respond_with(sqs_ok(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/reports/"))
+        .and(wiremock::matchers::query_param("notification", ""))
+        .respond_with(s3_error(
+            400,
+            "InvalidArgument",
+            "Unable to validate the following destination configurations",
+        ))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = clients(&server)
+        .await
+        .put_bucket_notifications(
+            &storage,
+            &BucketNotifications {
+                lambda_triggers: vec![LambdaTrigger {
+                    function_arn: "arn:aws:lambda:us-east-1:000000000000:function:thumbs".into(),
+                    events: vec!["created".into(), "deleted".into()],
+                }],
+                queue_notifications: vec![QueueNotification {
+                    queue: jobs,
+                    prefix: Some("in/".into()),
+                    suffix: Some(".txt".into()),
+                }],
+            },
+        )
+        .await
+        .expect_err("refused destination");
+    assert_kind(&err, ErrorKind::InvalidArgument, "InvalidArgument");
+    let requests = server.received_requests().await.unwrap_or_default();
+    let put = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PUT" && r.url.query() == Some("notification"))
+        .expect("the configuration was sent");
+    let xml = String::from_utf8_lossy(&put.body);
+    for part in [
+        "<CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:thumbs</CloudFunction>",
+        "<Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:*</Event>",
+        &format!("<Queue>{arn}</Queue>"),
+        "<FilterRule><Name>prefix</Name><Value>in/</Value></FilterRule>",
+        "<FilterRule><Name>suffix</Name><Value>.txt</Value></FilterRule>",
+    ] {
+        assert!(xml.contains(part), "{part} missing from {xml}");
+    }
+    let policy = requests
+        .iter()
+        .find(|r| String::from_utf8_lossy(&r.body).contains("Policy"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .expect("queue policy set");
+    assert!(
+        policy.contains("s3.amazonaws.com") && policy.contains("arn:aws:s3:::reports"),
+        "{policy}"
+    );
 }
 
 // S3: GetObject NoSuchKey and a 404 HeadObject are "absent", not errors (trait contract).

@@ -1,18 +1,30 @@
 //! `alien conformance [--target T]... [--endpoint URL] [CASE...]`: runs the conformance cases
 //! through the provider traits against the emulator's AWS profile and against real peers
 //! (moto, LocalStack, AWS) through the AWS adapter, and prints a table case × target. Exit 1
-//! on a difference that is not a listed peer gap, 2 on unusable input.
+//! on a difference that is not a listed peer gap, 2 on unusable input. `localstack-container`
+//! (feature `testcontainers`) starts LocalStack in Docker itself, or skips its column when no
+//! Docker engine answers (`conformance_container.rs`).
 
 use std::process::ExitCode;
 
-use alien_emulator::conformance::{CASES, CaseRow, EmulatorTarget, Report, Target, judge, run};
+use alien_emulator::conformance::{
+    CASES, Case, CaseRow, EmulatorTarget, Report, Target, judge, run,
+};
 use clap::Args;
 
 use super::{EXIT_FAILED, emit, today, unusable};
 
+#[cfg(feature = "testcontainers")]
+#[path = "conformance_container.rs"]
+mod container;
+
+/// The target that runs LocalStack in Docker through testcontainers-modules.
+const LOCALSTACK_CONTAINER: &str = "localstack-container";
+
 #[derive(Debug, Args)]
 pub struct ConformanceArgs {
-    /// emulator, moto, localstack or aws; repeat for several columns.
+    /// emulator, moto, localstack, aws or localstack-container (feature `testcontainers`:
+    /// LocalStack in Docker, skipped without a Docker engine); repeat for several columns.
     #[arg(long = "target", default_value = "emulator")]
     targets: Vec<String>,
     /// Endpoint of the peer (moto or LocalStack); default `ALIEN_MOTO_URL` /
@@ -36,9 +48,22 @@ pub fn run_cli(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
         )));
     }
     for target in &args.targets {
-        if !["emulator", "moto", "localstack", "aws"].contains(&target.as_str()) {
+        if target == LOCALSTACK_CONTAINER && cfg!(not(feature = "testcontainers")) {
             return Ok(unusable(format!(
-                "--target {target}: use emulator, moto, localstack or aws"
+                "--target {LOCALSTACK_CONTAINER} starts LocalStack in Docker: this `alien` was built without the `testcontainers` feature (cargo build --features testcontainers)"
+            )));
+        }
+        if ![
+            "emulator",
+            "moto",
+            "localstack",
+            "aws",
+            LOCALSTACK_CONTAINER,
+        ]
+        .contains(&target.as_str())
+        {
+            return Ok(unusable(format!(
+                "--target {target}: use emulator, moto, localstack or aws (or {LOCALSTACK_CONTAINER}, feature testcontainers)"
             )));
         }
     }
@@ -50,6 +75,8 @@ pub fn run_cli(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
         for target in &args.targets {
             let cells = match target.as_str() {
                 "emulator" => column(&EmulatorTarget::new(today()), &run_id, &args.cases).await,
+                #[cfg(feature = "testcontainers")]
+                LOCALSTACK_CONTAINER => container::column(&run_id, &args.cases).await,
                 peer => {
                     match peer_column(peer, args.endpoint.as_deref(), &run_id, &args.cases).await {
                         Ok(cells) => cells,
@@ -60,11 +87,7 @@ pub fn run_cli(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
             report.targets.push(target.clone());
             columns.push(cells);
         }
-        for (i, case) in CASES
-            .iter()
-            .filter(|c| args.cases.is_empty() || args.cases.iter().any(|n| n == c.name))
-            .enumerate()
-        {
+        for (i, case) in selected(&args.cases).enumerate() {
             report.rows.push(CaseRow {
                 case: case.name,
                 cells: columns.iter().map(|c| c[i].clone()).collect(),
@@ -77,6 +100,13 @@ pub fn run_cli(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
+}
+
+/// The cases named in `cases` (all when empty), in table order.
+fn selected(cases: &[String]) -> impl Iterator<Item = &'static Case> + '_ {
+    CASES
+        .iter()
+        .filter(|c| cases.is_empty() || cases.iter().any(|n| n == c.name))
 }
 
 async fn column<T: Target>(

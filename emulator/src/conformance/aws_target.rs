@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alien_providers::aws::{
-    AwsClients, AwsConfig, AwsQueue, AwsSchedules, AwsStorage, AwsWorker, QueueSpec,
+    AwsClients, AwsConfig, AwsQueue, AwsSchedules, AwsStorage, AwsWorker, BucketNotifications,
+    QueueNotification, QueueSpec,
 };
 use alien_providers::{ProviderError, QueueMessage, Result};
 
-use super::{QueueSetup, Target};
+use super::{KeyRule, QueueSetup, Target};
 
 pub struct AwsTarget {
     name: String,
@@ -63,6 +64,28 @@ impl Target for AwsTarget {
             .await
             // As the emulator target: the service's limits, not the binding's 64 KiB.
             .map(AwsQueue::service_api)
+    }
+
+    async fn notifying_storage(
+        &self,
+        name: &str,
+        queue: &QueueSetup,
+        rule: &KeyRule,
+    ) -> Result<(AwsStorage, AwsQueue)> {
+        let queue = self.queue(queue).await?;
+        let storage = self.clients.create_bucket(name).await?;
+        let notifications = BucketNotifications {
+            lambda_triggers: Vec::new(),
+            queue_notifications: vec![QueueNotification {
+                queue: queue.clone(),
+                prefix: rule.prefix.clone(),
+                suffix: rule.suffix.clone(),
+            }],
+        };
+        self.clients
+            .put_bucket_notifications(&storage, &notifications)
+            .await?;
+        Ok((storage, queue))
     }
 
     async fn dead_letters(&self, queue: &AwsQueue) -> Result<Vec<QueueMessage>> {

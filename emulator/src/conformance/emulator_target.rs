@@ -13,7 +13,7 @@ use alien_providers::{
 use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
-use super::{QueueSetup, Target};
+use super::{KeyRule, QueueSetup, Target};
 use crate::Platform;
 use crate::engine::{
     EmulatedQueue, EmulatedSchedules, EmulatedStorage, EmulatedWorkers, QueueSettings, SendVia,
@@ -57,6 +57,24 @@ impl EmulatorTarget {
 
 fn resource(kind: &str, id: &str) -> serde_json::Value {
     json!({id: {"config": {"type": kind, "id": id}, "lifecycle": "frozen", "dependencies": []}})
+}
+
+/// Queue `id` of `sim` with the case's SQS attributes, reached as the service API is.
+fn service_queue(sim: SharedSim, id: &str, setup: &QueueSetup) -> Result<ServiceQueue> {
+    sim.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set_queue_settings(
+            id,
+            QueueSettings {
+                visibility_timeout: Some(setup.visibility_timeout),
+                max_message_bytes: setup.max_message_bytes,
+                max_receive_count: setup.max_receive_count,
+            },
+        )?;
+    Ok(ServiceQueue(EmulatedQueue {
+        sim,
+        queue: id.into(),
+    }))
 }
 
 /// A queue reached through the service API: sends are checked against SQS's own limits.
@@ -117,20 +135,36 @@ impl Target for EmulatorTarget {
 
     async fn queue(&self, setup: &QueueSetup) -> Result<ServiceQueue> {
         let sim = self.sim(resource("queue", "q"))?;
-        sim.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .set_queue_settings(
-                "q",
-                QueueSettings {
-                    visibility_timeout: Some(setup.visibility_timeout),
-                    max_message_bytes: setup.max_message_bytes,
-                    max_receive_count: setup.max_receive_count,
-                },
-            )?;
-        Ok(ServiceQueue(EmulatedQueue {
-            sim,
-            queue: "q".into(),
-        }))
+        service_queue(sim, "q", setup)
+    }
+
+    /// One simulation holding the bucket (its id = `name`, so events name it) with the rule
+    /// in its `notifications`, and the queue.
+    async fn notifying_storage(
+        &self,
+        name: &str,
+        queue: &QueueSetup,
+        rule: &KeyRule,
+    ) -> Result<(EmulatedStorage, ServiceQueue)> {
+        let mut notification = json!({"queue": {"type": "queue", "id": "q"}});
+        if let Some(prefix) = &rule.prefix {
+            notification["prefix"] = json!(prefix);
+        }
+        if let Some(suffix) = &rule.suffix {
+            notification["suffix"] = json!(suffix);
+        }
+        let mut resources = resource("queue", "q");
+        resources[name] = json!({
+            "config": {"type": "storage", "id": name, "notifications": [notification]},
+            "lifecycle": "frozen",
+            "dependencies": [],
+        });
+        let sim = self.sim(resources)?;
+        let storage = EmulatedStorage {
+            sim: sim.clone(),
+            bucket: name.to_string(),
+        };
+        Ok((storage, service_queue(sim, "q", queue)?))
     }
 
     /// The dead letters as a first receive from an SQS dead-letter queue shows them: the

@@ -38,6 +38,13 @@ pub struct QueueSetup {
     pub max_receive_count: Option<u32>,
 }
 
+/// A notification rule's literal key filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRule {
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
 /// What a case needs from a target.
 pub trait Target: Send + Sync {
     type Queue: QueueProvider;
@@ -58,6 +65,15 @@ pub trait Target: Send + Sync {
     ) -> impl Future<Output = Result<Vec<QueueMessage>>> + Send;
 
     fn storage(&self, name: &str) -> impl Future<Output = Result<Self::Storage>> + Send;
+
+    /// A bucket `name` with a Storage `notifications` rule (published-3.3.49.md §8): created
+    /// objects whose keys match `rule` go to a new queue `queue`, as StorageEvent JSON.
+    fn notifying_storage(
+        &self,
+        name: &str,
+        queue: &QueueSetup,
+        rule: &KeyRule,
+    ) -> impl Future<Output = Result<(Self::Storage, Self::Queue)>> + Send;
 
     fn schedules(&self) -> impl Future<Output = Result<Self::Schedules>> + Send;
 

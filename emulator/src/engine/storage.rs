@@ -1,7 +1,10 @@
 //! Storage: objects and change events. A put or delete raises an event only for storage
 //! triggers whose `events` include it and only where the platform fires it, spelled the way
 //! the platform's runtime spells it, retried the way the platform retries
-//! (upstream-stack-and-limits.md §5.5-§5.6; upstream-cloud-semantics.md §5).
+//! (upstream-stack-and-limits.md §5.5-§5.6; upstream-cloud-semantics.md §5). A created object
+//! is also announced to the queues of the Storage's `notifications` ([`notifications`]).
+
+mod notifications;
 
 use std::collections::BTreeMap;
 
@@ -158,6 +161,7 @@ impl Sim {
             vec![("bytes", size.to_string())],
         );
         self.raise_storage_event(bucket, key, "created", size, content_type);
+        self.notify_created(bucket, key);
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The trace: every send, delivery, attempt, ack, failure, timeout, redelivery, dead letter,
-//! expiry, cron fire, daemon start/exit/restart and fault, with virtual timestamps. Stable
-//! text for people and snapshots; JSON for tools.
+//! expiry, storage event and notification, cron fire, daemon start/exit/restart and fault,
+//! with virtual timestamps. Stable text for people and snapshots; JSON for tools.
 
 use std::fmt::Write as _;
 
@@ -52,6 +52,7 @@ kinds! {
     ObjectPut => "object_put",
     ObjectDeleted => "object_deleted",
     StorageEvent => "storage_event",
+    StorageNotification => "storage_notification",
     KvPut => "kv_put",
     KvDeleted => "kv_deleted",
     KvRejected => "kv_rejected",

@@ -415,8 +415,52 @@ pub struct Storage {
     pub cors_allowed_origins: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key: Option<ResourceRef>,
+    /// Object events sent to queues (alien-core 3.3.49, published-3.3.49.md §8); checked by
+    /// the parser (see `stack::notifications`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<Value>,
+    pub notifications: Vec<StorageNotification>,
+}
+
+/// The only notification event v1 supports, and the default of
+/// [`StorageNotification::events`] (published-3.3.49.md §8).
+pub const NOTIFICATION_EVENT_CREATED: &str = "created";
+
+/// `StorageNotification` (alien-core 3.3.49, published-3.3.49.md §8): objects created under
+/// `prefix` and ending in `suffix` (both literal, both optional) are announced to `queue`, one
+/// StorageEvent JSON message per object, at least once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageNotification {
+    /// `{type: "queue", id}`.
+    pub queue: ResourceRef,
+    /// Defaults to `["created"]`, and is omitted when it is that default.
+    #[serde(
+        default = "default_notification_events",
+        skip_serializing_if = "is_default_notification_events"
+    )]
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+}
+
+impl StorageNotification {
+    /// Whether `event` on `key` is announced: the event is listed and the key starts with
+    /// the prefix and ends with the suffix, compared literally (published-3.3.49.md §8).
+    pub fn matches(&self, event: &str, key: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+            && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+    }
+}
+
+fn default_notification_events() -> Vec<String> {
+    vec![NOTIFICATION_EVENT_CREATED.to_string()]
+}
+
+fn is_default_notification_events(events: &[String]) -> bool {
+    events == [NOTIFICATION_EVENT_CREATED]
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! Stack JSON → [`Stack`], in two phases (reference upstream-stack-and-limits.md §1):
+//! Stack JSON → [`Stack`], in three phases (reference upstream-stack-and-limits.md §1):
 //!
 //! 1. syntax: the text becomes a `serde_json::Value`; a syntax error carries file, line and
 //!    column;
@@ -6,7 +6,9 @@
 //!    (§1.1, unknown keys kept in [`Stack::extra`]); each entry follows `ResourceEntry` (§1.2);
 //!    each config is dispatched on `type` (§1.3) into the emulated structs, which reject unknown
 //!    fields, or kept as [`Resource::Other`]. Errors name the resource and the field path
-//!    (found with `serde_path_to_error`).
+//!    (found with `serde_path_to_error`);
+//! 3. cross-resource rules: Storage `notifications` (published-3.3.49.md §8), once every
+//!    resource has parsed.
 
 use std::path::Path;
 
@@ -20,6 +22,7 @@ use crate::stack::model::{
     Lifecycle, MAX_WORKER_TIMEOUT_SECONDS, OtherResource, Resource, ResourceEntry, ResourceRef,
     Stack, Worker,
 };
+use crate::stack::notifications::check_notifications;
 
 /// Parses a stack document. `origin` is the file the text came from and is only used in
 /// error messages.
@@ -73,6 +76,7 @@ fn stack_from_value(value: Value, file: &Path) -> Result<Stack, StackError> {
 
     let id: String = top_level(file, "id", id.ok_or_else(|| missing(file, "id"))?)?;
     let resources = parse_resources(file, resources.ok_or_else(|| missing(file, "resources"))?)?;
+    check_notifications(file, &resources)?;
     let permissions = permissions
         .map(|v| top_level(file, "permissions", v))
         .transpose()?;

@@ -4,7 +4,7 @@
 //! | Trait | AWS service | Type |
 //! |---|---|---|
 //! | [`QueueProvider`](crate::QueueProvider) | SQS | [`AwsQueue`] |
-//! | [`StorageProvider`](crate::StorageProvider) | S3 | [`AwsStorage`] |
+//! | [`StorageProvider`](crate::StorageProvider) | S3 (+ bucket notifications: [`AwsClients::put_bucket_notifications`]) | [`AwsStorage`] |
 //! | [`ScheduleProvider`](crate::ScheduleProvider) | EventBridge rules | [`AwsSchedules`] |
 //! | [`WorkerProvider`](crate::WorkerProvider) | Lambda `Invoke` | [`AwsWorker`] |
 //!
@@ -17,6 +17,7 @@
 mod clients;
 mod error;
 mod lambda_payload;
+mod notifications;
 mod queue;
 mod schedule;
 mod storage;
@@ -24,6 +25,9 @@ mod worker;
 
 pub use clients::{AwsClients, AwsConfig};
 pub use error::map_sdk_error;
+pub use notifications::{
+    BucketNotifications, LambdaTrigger, QueueNotification, S3Body, classify_s3_body, s3_event_for,
+};
 pub use queue::{AwsQueue, QueueSpec};
 pub use schedule::{AwsSchedules, ToScheduleExpression};
 pub use storage::AwsStorage;

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::clients::AwsClients;
 use super::error::{map_error_code, map_sdk_error};
+use super::notifications::{S3Body, classify_s3_body};
 use crate::error::{ErrorKind, ProviderError, Result};
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::queue::{QueueAttributes, QueueMessage, QueueProvider, ReceiveOptions, SendOutcome};
@@ -149,7 +150,7 @@ impl AwsClients {
         Ok(output.queue_url.unwrap_or_default())
     }
 
-    async fn queue_arn(&self, url: &str) -> Result<String> {
+    pub(super) async fn queue_arn(&self, url: &str) -> Result<String> {
         let output = self
             .sqs
             .get_queue_attributes()
@@ -377,9 +378,32 @@ impl QueueProvider for AwsQueue {
     }
 
     /// `ReceiveMessage`; `wait` is rounded up to whole seconds and capped at SQS's 20 s.
+    /// `ReceiveMessage`, then S3 notifications normalised as upstream's SQS provider does
+    /// (published-3.3.49.md §8): `s3:TestEvent` acked unseen, each record one StorageEvent
+    /// message (records of one SQS message share its receipt), other bodies unchanged.
     async fn receive(&self, options: ReceiveOptions) -> Result<Vec<QueueMessage>> {
         validate_receive_batch(options.max_messages)?;
-        receive_from(&self.sqs, &self.url, options).await
+        let mut delivered = Vec::new();
+        for message in receive_from(&self.sqs, &self.url, options).await? {
+            let body = match &message.payload {
+                Payload::Json(value) => value.to_string(),
+                Payload::Text(_) => {
+                    delivered.push(message);
+                    continue;
+                }
+            };
+            match classify_s3_body(&body) {
+                S3Body::TestEvent => self.ack(&message.receipt).await?,
+                S3Body::Events(events) => {
+                    delivered.extend(events.into_iter().map(|event| QueueMessage {
+                        payload: Payload::Json(event),
+                        ..message.clone()
+                    }))
+                }
+                S3Body::Other => delivered.push(message),
+            }
+        }
+        Ok(delivered)
     }
 
     async fn ack(&self, receipt: &ReceiptHandle) -> Result<()> {

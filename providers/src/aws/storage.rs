@@ -21,8 +21,8 @@ const DEFAULT_BUCKET_REGION: &str = "us-east-1";
 
 /// Objects in one S3 bucket. Keys pass [`validate_storage_key`] first, so the same keys are
 /// refused here as on the filesystem-backed emulator. `changes_since` is
-/// [`ErrorKind::Unsupported`]: upstream feeds storage events through bucket notifications,
-/// which this adapter does not provision.
+/// [`ErrorKind::Unsupported`]: S3 reports changes only as bucket notifications, which
+/// [`AwsClients::put_bucket_notifications`] sends to a queue or a function.
 #[derive(Debug, Clone)]
 pub struct AwsStorage {
     s3: aws_sdk_s3::Client,
@@ -250,8 +250,8 @@ impl StorageProvider for AwsStorage {
 
     async fn changes_since(&self, _cursor: Option<ChangeCursor>) -> Result<ChangePage> {
         Err(ProviderError::unsupported(
-            "the AWS adapter has no change feed: S3 reports changes only through bucket \
-             notifications, which it does not provision",
+            "the AWS adapter has no change feed: S3 reports changes only as bucket \
+             notifications (AwsClients::put_bucket_notifications)",
         ))
     }
 }
