@@ -23,8 +23,9 @@
 //! - `queue`: one generic loop over [`Target`]: send `BENCH_PEERS_MESSAGES` messages (default
 //!   500) one by one (or in `send_batch` calls of 10), then receive up to 10 per call and ack
 //!   each, until all are acked. Against the in-process [`EmulatorTarget`] (virtual time, no
-//!   HTTP) and the AWS adapter against moto (`BENCH_PEERS_MOTO_URL`) and LocalStack
-//!   (`BENCH_PEERS_LOCALSTACK_URL`). `BENCH_PEERS_RUNS` runs each, interleaved, after a warm-up.
+//!   HTTP), and the same AWS adapter code against moto (`BENCH_PEERS_MOTO_URL`), LocalStack
+//!   (`BENCH_PEERS_LOCALSTACK_URL`) and the SQS endpoint of an `alien emulate` the bench starts
+//!   (release, app prebuilt). `BENCH_PEERS_RUNS` runs each, interleaved, after a warm-up.
 //!
 //! Every server listens on 127.0.0.1; everything the bench spawns is stopped before it returns.
 
@@ -353,12 +354,12 @@ fn startup() -> Result<()> {
     row(
         "`alien emulate` (app as prebuilt command)",
         &mapped.iter().collect::<Vec<_>>(),
-        "– (serves no SQS API)".into(),
+        "– (not measured)".into(),
     );
     row(
         "`alien emulate` (app via `cargo build`, no-op)",
         &built.iter().collect::<Vec<_>>(),
-        "– (serves no SQS API)".into(),
+        "– (not measured)".into(),
     );
     for (kind, _, samples) in &peers {
         let after: Vec<u64> = samples.iter().map(|s| s.after_call_kib).collect();
@@ -495,10 +496,12 @@ struct Targets {
     emulator: EmulatorTarget,
     moto: Option<AwsTarget>,
     localstack: Option<AwsTarget>,
+    /// The AWS adapter against `alien emulate`'s SQS endpoint (its control port).
+    emulate: AwsTarget,
 }
 
-/// One pass against target number `index` of [`Targets`] (0 emulator, 1 moto, 2 LocalStack);
-/// `None` when that peer is not configured.
+/// One pass against target number `index` of [`Targets`] (0 emulator, 1 moto, 2 LocalStack,
+/// 3 `alien emulate`); `None` when that peer is not configured.
 async fn pass_on(
     targets: &Targets,
     index: usize,
@@ -512,10 +515,11 @@ async fn pass_on(
             Some(t) => Some(queue_pass(t, name, messages, batch).await),
             None => None,
         },
-        _ => match &targets.localstack {
+        2 => match &targets.localstack {
             Some(t) => Some(queue_pass(t, name, messages, batch).await),
             None => None,
         },
+        _ => Some(queue_pass(&targets.emulate, name, messages, batch).await),
     }
 }
 
@@ -552,7 +556,11 @@ fn queue() -> Result<()> {
         .build()
         .map_err(|e| e.to_string())?;
     let stamp = chrono::Utc::now().format("%H%M%S").to_string();
-    runtime.block_on(async {
+    // `alien emulate` (release, app prebuilt) serving its SQS endpoint for the whole part.
+    let (_config_dir, config) = prebuilt_config()?;
+    let mut emulation = Emulation::start("aws", Some(&config))?;
+    let control = emulation.control.clone();
+    let result = runtime.block_on(async {
         let peer = |name: &'static str, var: &str| {
             let url = std::env::var(var).ok().filter(|u| !u.is_empty());
             async move {
@@ -566,8 +574,14 @@ fn queue() -> Result<()> {
             emulator: EmulatorTarget::new(chrono::Utc::now().date_naive()),
             moto: peer("moto", "BENCH_PEERS_MOTO_URL").await,
             localstack: peer("localstack", "BENCH_PEERS_LOCALSTACK_URL").await,
+            emulate: AwsTarget::peer("alien emulate", &control).await,
         };
-        let names = ["emulator (in-process)", "moto", "LocalStack"];
+        let names = [
+            "emulator (in-process)",
+            "moto",
+            "LocalStack",
+            "`alien emulate` SQS endpoint",
+        ];
         // Warm-up: connections, the peers' lazy service loading, first-call allocations.
         for index in 0..names.len() {
             if let Some(pass) =
@@ -646,5 +660,7 @@ fn queue() -> Result<()> {
             }
         }
         Ok(())
-    })
+    });
+    emulation.stop();
+    result
 }

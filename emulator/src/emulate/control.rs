@@ -13,6 +13,7 @@
 //! | `POST /crons/{worker}/{index}/fire` | fires schedule trigger `index` of `worker` now |
 //! | `POST /clock/advance` | `{"by": "1h30m"}` → `{"now"}` |
 //! | `GET /trace?after=<seq>&wait=<seconds>` | long-poll: events with `seq > after` |
+//! | `POST /` with `X-Amz-Target: AmazonSQS.*` | the SQS JSON protocol over the queues ([`super::sqs_api`]) |
 //!
 //! Errors are `{"error": "<message naming the field or value>"}` with 400 (malformed JSON, a
 //! bad field or value, an unsafe storage key), 404 (unknown queue, bucket, worker, trigger,
@@ -172,6 +173,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/crons/{worker}/{index}/fire", post(fire_cron))
         .route("/clock/advance", post(advance))
         .route("/trace", get(trace))
+        .route("/", super::sqs_api::route())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)

@@ -12,6 +12,7 @@ pub mod host;
 pub mod iam;
 pub mod queue_owner;
 pub mod run;
+pub mod sqs_api;
 pub mod storage_watch;
 pub mod store;
 pub mod worker_calls;

@@ -158,6 +158,25 @@ impl Sim {
         Ok(())
     }
 
+    /// The attributes set with [`Sim::set_queue_settings`] (defaults when none were).
+    pub fn queue_settings(&self, queue: &str) -> Result<QueueSettings, SimError> {
+        Ok(self.queues[self.queue_idx(queue)?].settings)
+    }
+
+    /// Adds a queue the stack does not declare and no worker consumes (SQS `CreateQueue` of
+    /// a new name), with `settings` applied. It lives until the process ends: a restore
+    /// rebuilds only the stack's queues. Fails when the name is already taken.
+    pub fn create_queue(&mut self, name: &str, settings: QueueSettings) -> Result<(), SimError> {
+        if self.queue_index.contains_key(name) {
+            return Err(SimError::Invalid(format!(
+                "queue name '{name}' is already in use"
+            )));
+        }
+        let subs = self.subscriptions_for(name, &[]);
+        self.add_queue(name.to_string(), false, subs);
+        self.set_queue_settings(name, settings)
+    }
+
     pub(crate) fn queue_idx(&self, queue: &str) -> Result<usize, SimError> {
         self.queue_index
             .get(queue)

@@ -1,0 +1,137 @@
+//! Queue-level operations: CreateQueue, GetQueueUrl, ListQueues, GetQueueAttributes,
+//! PurgeQueue (SQS API reference, each action's "Request Parameters" and "Response
+//! Elements").
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::error::SqsError;
+use super::wire::{
+    CreateQueue, GetQueueAttributes, GetQueueUrl, ListQueues, QueueOnly, check_queue_name,
+    queue_arn, queue_of_url, queue_url,
+};
+use super::{MAX_VISIBILITY_SECONDS, fail};
+use crate::engine::{QueueSettings, Sim};
+
+/// `MaximumMessageSize` bounds (SQS API reference, SetQueueAttributes).
+const MESSAGE_SIZE_RANGE: std::ops::RangeInclusive<u64> = 1_024..=1_048_576;
+
+pub(super) fn create_queue(sim: &mut Sim, host: &str, req: CreateQueue) -> Result<Value, SqsError> {
+    let name = req.queue_name.as_str();
+    check_queue_name(name)?;
+    if sim.queue_names().iter().any(|q| q == name) {
+        // An existing queue takes the attributes given (real SQS would refuse different ones
+        // with QueueAlreadyExists; the emulator lets a deployment's CreateQueue configure it).
+        if !req.attributes.is_empty() {
+            let current = sim.queue_settings(name).map_err(fail(sim, name))?;
+            let settings = settings_from(&req.attributes, current)?;
+            sim.set_queue_settings(name, settings)
+                .map_err(fail(sim, name))?;
+        }
+    } else {
+        let settings = settings_from(&req.attributes, QueueSettings::default())?;
+        sim.create_queue(name, settings).map_err(fail(sim, name))?;
+    }
+    Ok(json!({ "QueueUrl": queue_url(host, name) }))
+}
+
+/// `base` with the CreateQueue attributes applied.
+fn settings_from(
+    attributes: &BTreeMap<String, String>,
+    mut base: QueueSettings,
+) -> Result<QueueSettings, SqsError> {
+    for (name, value) in attributes {
+        let number = |range: std::ops::RangeInclusive<u64>| {
+            value.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                SqsError::invalid_attribute_value(format!(
+                    "Invalid value for the parameter {name}: '{value}' (must be between {} and {})",
+                    range.start(),
+                    range.end()
+                ))
+            })
+        };
+        match name.as_str() {
+            "VisibilityTimeout" => {
+                let seconds = number(0..=MAX_VISIBILITY_SECONDS as u64)?;
+                base.visibility_timeout = Some(Duration::from_secs(seconds));
+            }
+            "MaximumMessageSize" => base.max_message_bytes = Some(number(MESSAGE_SIZE_RANGE)?),
+            "RedrivePolicy" => {
+                return Err(SqsError::invalid_attribute_value(
+                    "RedrivePolicy is not supported by the emulator's SQS endpoint: dead \
+                     letters stay with their queue (GET /queues/{queue}/dead-letters)",
+                ));
+            }
+            other => {
+                return Err(SqsError::invalid_attribute_name(format!(
+                    "Unknown or unsupported attribute {other} (the emulator's SQS endpoint \
+                     supports VisibilityTimeout and MaximumMessageSize)"
+                )));
+            }
+        }
+    }
+    Ok(base)
+}
+
+pub(super) fn get_queue_url(sim: &Sim, host: &str, req: GetQueueUrl) -> Result<Value, SqsError> {
+    let names = sim.queue_names();
+    if names.contains(&req.queue_name) {
+        Ok(json!({ "QueueUrl": queue_url(host, &req.queue_name) }))
+    } else {
+        Err(SqsError::no_queue(&req.queue_name, &names))
+    }
+}
+
+pub(super) fn list_queues(sim: &Sim, host: &str, req: ListQueues) -> Value {
+    let prefix = req.queue_name_prefix.unwrap_or_default();
+    let urls: Vec<String> = sim
+        .queue_names()
+        .into_iter()
+        .filter(|name| name.starts_with(&prefix))
+        .map(|name| queue_url(host, &name))
+        .collect();
+    json!({ "QueueUrls": urls })
+}
+
+pub(super) fn get_queue_attributes(sim: &Sim, req: GetQueueAttributes) -> Result<Value, SqsError> {
+    let queue = queue_of_url(&req.queue_url);
+    let stats = sim.queue_stats(queue).map_err(fail(sim, queue))?;
+    let settings = sim.queue_settings(queue).map_err(fail(sim, queue))?;
+    let visibility = sim.visibility_timeout(queue).map_err(fail(sim, queue))?;
+    let limit = sim.profile().queue.service_message_max_bytes.value;
+    let mut all = vec![
+        ("ApproximateNumberOfMessages", stats.visible.to_string()),
+        (
+            "ApproximateNumberOfMessagesNotVisible",
+            stats.in_flight.to_string(),
+        ),
+        ("ApproximateNumberOfMessagesDelayed", "0".to_string()),
+        ("VisibilityTimeout", visibility.as_secs().to_string()),
+        (
+            "MaximumMessageSize",
+            settings
+                .max_message_bytes
+                .map_or(limit, |own| own.min(limit))
+                .to_string(),
+        ),
+        ("QueueArn", queue_arn(queue)),
+    ];
+    if let Some(retention) = sim.profile().queue.retention_seconds.value {
+        all.push(("MessageRetentionPeriod", retention.to_string()));
+    }
+    let wanted = |name: &str| req.attribute_names.iter().any(|n| n == "All" || n == name);
+    let attributes: serde_json::Map<String, Value> = all
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(name, value)| (name.to_string(), Value::String(value)))
+        .collect();
+    Ok(json!({ "Attributes": attributes }))
+}
+
+pub(super) fn purge_queue(sim: &mut Sim, req: QueueOnly) -> Result<Value, SqsError> {
+    let queue = queue_of_url(&req.queue_url);
+    sim.purge(queue).map_err(fail(sim, queue))?;
+    Ok(json!({}))
+}
