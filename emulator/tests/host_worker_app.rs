@@ -70,24 +70,7 @@ fn build_fixture() -> Result<PathBuf, String> {
     // Variables cargo sets for this test process would leak into the fixture's build and
     // make dependency build scripts that watch them (ring watches CARGO_MANIFEST_DIR)
     // rebuild, so a shell `cargo build` and this one would keep invalidating each other.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name == "OUT_DIR"
-            || [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_BIN_",
-                "CARGO_CRATE_",
-                "CARGO_PRIMARY_",
-            ]
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
-            || name == "CARGO_TARGET_TMPDIR"
-            || name == "CARGO_RUSTC_CURRENT_DIR"
-        {
-            command.env_remove(name.as_ref());
-        }
-    }
+    alien_emulator::emulate::config::scrub_crate_env(&mut command);
     let mut child = command
         .stdout(Stdio::null())
         .stderr(log_file)

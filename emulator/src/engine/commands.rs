@@ -837,4 +837,4 @@ impl Sim {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

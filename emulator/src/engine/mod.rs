@@ -9,7 +9,7 @@
 //!   .trace()                            stable text and JSON
 //! ```
 
-mod commands;
+pub(crate) mod commands;
 mod cron;
 mod daemon;
 pub mod duration_serde;

@@ -26,7 +26,8 @@ mod worker;
 pub use clients::{AwsClients, AwsConfig};
 pub use error::map_sdk_error;
 pub use notifications::{
-    BucketNotifications, LambdaTrigger, QueueNotification, S3Body, classify_s3_body, s3_event_for,
+    BucketNotifications, LambdaTrigger, QueueNotification, S3Body, classify_s3_body,
+    classify_s3_json, s3_event_for,
 };
 pub use queue::{AwsQueue, QueueSpec};
 pub use schedule::{AwsSchedules, ToScheduleExpression};

@@ -164,9 +164,11 @@ pub enum S3Body {
 /// metadataUpdated); the object key is kept as S3 sends it (URL-encoded; upstream does not
 /// decode, same source). A body with an unknown event name is not normalised.
 pub fn classify_s3_body(body: &str) -> S3Body {
-    let Ok(value) = serde_json::from_str::<Value>(body) else {
-        return S3Body::Other;
-    };
+    serde_json::from_str::<Value>(body).map_or(S3Body::Other, |value| classify_s3_json(&value))
+}
+
+/// [`classify_s3_body`] of a body already parsed as JSON (what the queue's receive holds).
+pub fn classify_s3_json(value: &Value) -> S3Body {
     if value["Event"] == "s3:TestEvent" {
         return S3Body::TestEvent;
     }

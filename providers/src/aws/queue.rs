@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::clients::AwsClients;
 use super::error::{map_error_code, map_sdk_error};
-use super::notifications::{S3Body, classify_s3_body};
+use super::notifications::{S3Body, classify_s3_json};
 use crate::error::{ErrorKind, ProviderError, Result};
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::queue::{QueueAttributes, QueueMessage, QueueProvider, ReceiveOptions, SendOutcome};
@@ -385,14 +385,12 @@ impl QueueProvider for AwsQueue {
         validate_receive_batch(options.max_messages)?;
         let mut delivered = Vec::new();
         for message in receive_from(&self.sqs, &self.url, options).await? {
-            let body = match &message.payload {
-                Payload::Json(value) => value.to_string(),
-                Payload::Text(_) => {
-                    delivered.push(message);
-                    continue;
-                }
+            // S3 notifications are JSON; a text body is never one.
+            let kind = match &message.payload {
+                Payload::Json(value) => classify_s3_json(value),
+                Payload::Text(_) => S3Body::Other,
             };
-            match classify_s3_body(&body) {
+            match kind {
                 S3Body::TestEvent => self.ack(&message.receipt).await?,
                 S3Body::Events(events) => {
                     delivered.extend(events.into_iter().map(|event| QueueMessage {

@@ -153,14 +153,14 @@ impl StorageProvider for AwsStorage {
             }
             Err(e) => return Err(map_sdk_error("s3:GetObject", None, e)),
         };
-        let meta = ObjectMeta {
-            key: key.to_owned(),
-            size: output.content_length.map_or(0, |n| n.max(0) as u64),
-            etag: output.e_tag.unwrap_or_default(),
-            last_modified: to_chrono(output.last_modified.as_ref()),
-            content_type: output.content_type,
-            metadata: output.metadata.unwrap_or_default().into_iter().collect(),
-        };
+        let meta = object_meta(
+            key,
+            output.content_length,
+            output.e_tag,
+            output.last_modified.as_ref(),
+            output.content_type,
+            output.metadata,
+        );
         let body = output.body.collect().await.map_err(|e| {
             ProviderError::new(
                 ErrorKind::Unavailable,
@@ -191,14 +191,14 @@ impl StorageProvider for AwsStorage {
             }
             Err(e) => return Err(map_sdk_error("s3:GetObject", None, e)),
         };
-        Ok(Some(ObjectMeta {
-            key: key.to_owned(),
-            size: output.content_length.map_or(0, |n| n.max(0) as u64),
-            etag: output.e_tag.unwrap_or_default(),
-            last_modified: to_chrono(output.last_modified.as_ref()),
-            content_type: output.content_type,
-            metadata: output.metadata.unwrap_or_default().into_iter().collect(),
-        }))
+        Ok(Some(object_meta(
+            key,
+            output.content_length,
+            output.e_tag,
+            output.last_modified.as_ref(),
+            output.content_type,
+            output.metadata,
+        )))
     }
 
     /// `ListObjectsV2` with the cursor as `ContinuationToken`; listings carry no content
@@ -253,6 +253,25 @@ impl StorageProvider for AwsStorage {
             "the AWS adapter has no change feed: S3 reports changes only as bucket \
              notifications (AwsClients::put_bucket_notifications)",
         ))
+    }
+}
+
+/// The object metadata `GetObject` and `HeadObject` answer with.
+fn object_meta(
+    key: &str,
+    content_length: Option<i64>,
+    etag: Option<String>,
+    last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+    content_type: Option<String>,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_owned(),
+        size: content_length.map_or(0, |n| n.max(0) as u64),
+        etag: etag.unwrap_or_default(),
+        last_modified: to_chrono(last_modified),
+        content_type,
+        metadata: metadata.unwrap_or_default().into_iter().collect(),
     }
 }
 

@@ -253,11 +253,7 @@ pub(super) async fn release(
         .release_lease(&lease_id)
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     api.wake();
-    Ok(Json(StateReply {
-        command_id: status.command_id,
-        state: status.state,
-        attempt: status.attempt,
-    }))
+    Ok(Json(status.into()))
 }
 
 /// `PUT /commands/{id}/response` with a `SubmitResponseRequest`.
@@ -301,11 +297,7 @@ pub(super) async fn submit(
     }
     .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     api.wake();
-    Ok(Json(StateReply {
-        command_id: status.command_id,
-        state: status.state,
-        attempt: status.attempt,
-    }))
+    Ok(Json(status.into()))
 }
 
 /// A response the receiver put through the `storageUploadRequest` (§5.4); its `size`, when

@@ -1,18 +1,16 @@
 //! The commands API over a real loopback listener, merged with the control API as
 //! `alien emulate` mounts it. Time moves only through the engine (`Sim::advance`).
 
-use std::path::Path as FsPath;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::Platform;
 use crate::emulate::control::{self, ControlState};
-use crate::engine::{CommandState, HandlerResult, SimConfig, shared};
-use crate::profile::Profile;
+use crate::engine::commands::tests::{commands_sim, commands_stack};
+use crate::engine::{CommandState, HandlerResult, shared};
 
 const TOKEN: &str = "secret-token";
 const DEPLOYMENT: &str = "dep-1";
@@ -34,27 +32,8 @@ struct Reply {
 /// A command-enabled daemon and worker, both run by real processes, and a daemon without
 /// commands; the engine never moves unless a test advances it.
 async fn serve() -> Server {
-    let stack = crate::stack::parse_stack_json(
-        r#"{"id":"s","resources":{
-          "agent":{"config":{"type":"daemon","id":"agent","links":[],"permissions":"p",
-            "code":{"type":"image","image":"x"},"commandsEnabled":true},"lifecycle":"live","dependencies":[]},
-          "quiet":{"config":{"type":"daemon","id":"quiet","links":[],"permissions":"p",
-            "code":{"type":"image","image":"x"}},"lifecycle":"live","dependencies":[]},
-          "api":{"config":{"type":"worker","id":"api","links":[],"permissions":"p",
-            "code":{"type":"image","image":"x"},"triggers":[],"commandsEnabled":true},"lifecycle":"live","dependencies":[]}}}"#,
-        FsPath::new("s.json"),
-    )
-    .unwrap();
-    let profile = Profile::new(
-        Platform::Local,
-        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-    )
-    .unwrap();
-    let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
-    let mut sim = Sim::new(&stack, profile, SimConfig::new(1, start));
-    sim.set_daemon_external("agent").unwrap();
-    sim.set_external("api").unwrap();
-    let sim = shared(sim);
+    let stack = commands_stack();
+    let sim = shared(commands_sim(&stack));
     let dir = tempfile::tempdir().unwrap();
     let wakes = Arc::new(AtomicUsize::new(0));
     let counter = wakes.clone();

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::CommandState;
+use crate::engine::{CommandState, CommandStatus};
 
 /// `COMMANDS_PROTOCOL_VERSION`.
 pub const PROTOCOL: &str = "arc.v1";
@@ -221,6 +221,16 @@ pub struct StateReply {
     pub command_id: String,
     pub state: CommandState,
     pub attempt: u32,
+}
+
+impl From<CommandStatus> for StateReply {
+    fn from(status: CommandStatus) -> StateReply {
+        StateReply {
+            command_id: status.command_id,
+            state: status.state,
+            attempt: status.attempt,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -222,12 +222,10 @@ pub(super) fn delete_message_batch(
     sim: &mut Sim,
     req: Batch<DeleteEntry>,
 ) -> Result<Value, SqsError> {
-    let queue = queue_of_url(&req.queue_url);
-    check_batch(&req.entries, |e| &e.id)?;
     batch_reply(
-        &req.entries,
+        &req,
         |e| &e.id,
-        |e| delete_one(sim, queue, &e.receipt_handle),
+        |queue, e| delete_one(sim, queue, &e.receipt_handle),
     )
 }
 
@@ -254,26 +252,27 @@ pub(super) fn change_visibility_batch(
     sim: &mut Sim,
     req: Batch<ChangeVisibilityEntry>,
 ) -> Result<Value, SqsError> {
-    let queue = queue_of_url(&req.queue_url);
-    check_batch(&req.entries, |e| &e.id)?;
     batch_reply(
-        &req.entries,
+        &req,
         |e| &e.id,
-        |e| change_one(sim, queue, &e.receipt_handle, e.visibility_timeout),
+        |queue, e| change_one(sim, queue, &e.receipt_handle, e.visibility_timeout),
     )
 }
 
-/// `{"Successful": [{"Id"}], "Failed": [...]}` for a batch whose entries reply with only their
-/// id; an unknown queue fails the whole call.
+/// Checks a batch, runs each entry against its queue and answers `{"Successful": [{"Id"}],
+/// "Failed": [...]}` for entries that reply with only their id; an unknown queue fails the
+/// whole call.
 fn batch_reply<E>(
-    entries: &[E],
+    req: &Batch<E>,
     id: impl Fn(&E) -> &String,
-    mut run: impl FnMut(&E) -> Result<(), SqsError>,
+    mut run: impl FnMut(&str, &E) -> Result<(), SqsError>,
 ) -> Result<Value, SqsError> {
+    let queue = queue_of_url(&req.queue_url);
+    check_batch(&req.entries, &id)?;
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    for entry in entries {
-        match run(entry) {
+    for entry in &req.entries {
+        match run(queue, entry) {
             Ok(()) => ok.push(json!({ "Id": id(entry) })),
             Err(err) if err.shape == "QueueDoesNotExist" => return Err(err),
             Err(err) => failed.push(failed_entry(id(entry), &err)),

@@ -10,9 +10,10 @@ use crate::engine::SimConfig;
 use crate::profile::Profile;
 
 /// A command-enabled daemon run by a real process (no scripted polls), a command-enabled
-/// worker run by a real process, and a daemon without commands.
-fn sim() -> Sim {
-    let stack = crate::stack::parse_stack_json(
+/// worker run by a real process, and a daemon without commands (also the commands API's
+/// test stack).
+pub(crate) fn commands_stack() -> crate::stack::Stack {
+    crate::stack::parse_stack_json(
         r#"{"id":"s","resources":{
           "agent":{"config":{"type":"daemon","id":"agent","links":[],"permissions":"p",
             "code":{"type":"image","image":"x"},"commandsEnabled":true},"lifecycle":"live","dependencies":[]},
@@ -22,17 +23,26 @@ fn sim() -> Sim {
             "code":{"type":"image","image":"x"},"triggers":[],"commandsEnabled":true},"lifecycle":"live","dependencies":[]}}}"#,
         Path::new("s.json"),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// [`commands_stack`] on the Local profile from 2026-01-05, `agent` and `api` external; the
+/// engine never moves unless a test advances it.
+pub(crate) fn commands_sim(stack: &crate::stack::Stack) -> Sim {
     let profile = Profile::new(
         Platform::Local,
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     )
     .unwrap();
     let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
-    let mut sim = Sim::new(&stack, profile, SimConfig::new(1, start));
+    let mut sim = Sim::new(stack, profile, SimConfig::new(1, start));
     sim.set_daemon_external("agent").unwrap();
     sim.set_external("api").unwrap();
     sim
+}
+
+fn sim() -> Sim {
+    commands_sim(&commands_stack())
 }
 
 fn create(sim: &mut Sim, name: &str, deadline: Option<Duration>) -> String {
