@@ -7,9 +7,10 @@
 //!   one that crashes later at the 5 s ready check, and a stop is SIGTERM to its group;
 //! - commands (arc.v1): a round trip to a worker (pushed as a task) and to a daemon (leased
 //!   by its own receiver), and an expired deadline;
-//! - on AWS: a worker-to-worker call past Lambda's 6 MB invoke payload fails as Lambda does,
-//!   a worker holding only `queue/data-read` cannot send, daemons are refused, and an idle
-//!   worker scales to zero and pays a cold start;
+//! - on AWS: the stack with its daemon is refused by the preflight (exit 1, before anything is
+//!   built); without it, a worker-to-worker call past Lambda's 6 MB invoke payload fails as
+//!   Lambda does, a worker holding only `queue/data-read` cannot send, and an idle worker
+//!   scales to zero and pays a cold start;
 //! - recycling the process between invocations exposes a counter kept in memory; a
 //!   `handler_crash` fault kills the process mid-task.
 //!
@@ -32,6 +33,26 @@ const STACK: &str = "tests/fixtures/stacks/emulate-part2";
 fn daemon_binary() -> PathBuf {
     build_fixture(&["--bin", "daemon-app"]);
     repo().join("target/debug/daemon-app")
+}
+
+/// The stack without its daemon, as AWS takes it: written to `dir` with the workers' source
+/// paths made absolute.
+fn without_daemon(dir: &Path) -> PathBuf {
+    let fixture = repo().join(STACK);
+    let mut stack: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("alien.json")).unwrap())
+            .unwrap();
+    let resources = stack["resources"].as_object_mut().unwrap();
+    resources.remove("agent");
+    for (_, entry) in resources.iter_mut() {
+        if let Some(src) = entry["config"]["code"]["src"].as_str() {
+            let absolute = fixture.join(src).display().to_string();
+            entry["config"]["code"]["src"] = json!(absolute);
+        }
+    }
+    let path = dir.join("alien.json");
+    std::fs::write(&path, stack.to_string()).unwrap();
+    path
 }
 
 /// A config file mapping `agent` to the daemon binary with extra environment.
@@ -255,10 +276,11 @@ fn commands_round_trip_to_a_worker_and_a_daemon() {
 #[test]
 fn aws_worker_calls_permissions_and_cold_starts() {
     let state = tempfile::tempdir().unwrap();
-    let e = start("aws", state.path(), &[]);
+    let stack = tempfile::tempdir().unwrap();
+    let stack = without_daemon(stack.path());
+    let e = start_stack(stack.to_str().unwrap(), "aws", state.path(), &[]);
     let http = client();
     let api = e.gateway("api");
-    assert!(e.row("agent").contains("refused"), "{}", e.row("agent"));
     assert!(
         !e.row("backend").contains("http://"),
         "a private worker has no public endpoint: {}",
@@ -345,7 +367,10 @@ fn aws_worker_calls_permissions_and_cold_starts() {
         .send()
         .unwrap();
     assert_eq!(health.status(), 200);
-    assert!(on(&trace(&e), "process_started", "reader").len() >= 2);
+    // The trace shows an event once it is on disk: wait for it rather than race it.
+    wait_trace(&e, "reader's second process", |t| {
+        on(t, "process_started", "reader").len() >= 2
+    });
 }
 
 /// seed 001 ("stateless execution"): with recycling on, each invocation gets a fresh process,
@@ -405,16 +430,50 @@ fn recycling_exposes_in_memory_state_and_faults_crash_the_handler() {
 /// seed 003 (the Local controller runs images only) and the config contract: a `source`
 /// daemon is refused, an image without a mapping names the file to add it to; both are
 /// unusable input (exit 2), before anything starts.
+/// The platform preflight runs before anything is built: a daemon on AWS stops `alien
+/// emulate` with the preflight's text and exit 1, as `alien check` reports it (seed 003:
+/// Daemons run on Local and Kubernetes only).
+#[test]
+fn a_stack_the_platform_refuses_stops_before_any_build() {
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_alien"))
+        .args(["emulate", STACK, "--platform", "aws", "--stop-after", "1s"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "error[DAEMON_PLATFORM_UNSUPPORTED]: Daemon 'agent' is not supported on platform 'aws'."
+        ),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("building"), "nothing was built: {stderr}");
+    assert!(
+        !state.path().join("state.sqlite").exists(),
+        "nothing was written"
+    );
+}
+
 #[test]
 fn daemon_code_needs_an_image_mapping() {
     let dir = tempfile::tempdir().unwrap();
-    for (code, expected) in [
+    for (code, exit, expected) in [
+        // The preflight refuses a source daemon (exit 1) before the configuration is read.
         (
             json!({"type": "source", "src": ".", "toolchain": {"type": "rust", "binaryName": "x"}}),
+            1,
             "Daemon 'agent' uses code type 'source'",
         ),
         (
             json!({"type": "image", "image": "example.com/agent:1"}),
+            2,
             "add a [resources.agent] entry with `command` to",
         ),
     ] {
@@ -429,8 +488,12 @@ fn daemon_code_needs_an_image_mapping() {
             .arg(dir.path().join("state"))
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(expected), "{stderr}");
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(exit), "{output}");
+        assert!(output.contains(expected), "{output}");
     }
 }

@@ -586,6 +586,8 @@ fn state_survives_a_restart() {
     let later = s.now() + chrono::Duration::hours(2);
     let mut r = Sim::restore(&stack, profile(), SimConfig::new(1, later), state);
     r.set_external("w").unwrap();
+    // The catch-up reaches the worker once its process is attached.
+    r.resume_deliveries();
     r.advance(Duration::from_secs(1)).unwrap();
     let pending = r.pending_message_ids("jobs").unwrap();
     assert!(!pending.contains(&acked), "nothing acked comes back");

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use alien_emulator::emulate::run::{EmulateOptions, Emulator};
+use alien_emulator::emulate::run::{EmulateError, EmulateOptions, Emulator};
 use alien_emulator::profile::ProfileSpec;
 use alien_emulator::stack::load_stack;
 use clap::Args;
 
-use super::{today, unusable};
+use super::{EXIT_FAILED, emit, today, unusable};
 
 /// Where a running emulator writes its control API URL, for the CLI verbs.
 pub const CONTROL_URL_FILE: &str = "control.url";
@@ -48,6 +48,9 @@ pub struct EmulateArgs {
     /// in memory between invocations shows it (seed 001: stateless execution).
     #[arg(long)]
     recycle: bool,
+    /// Trace events the state file keeps (the newest ones; `GET /trace?after=` pages them).
+    #[arg(long, default_value_t = alien_emulator::emulate::state::store::DEFAULT_TRACE_RETENTION)]
+    trace_retention: u64,
 }
 
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
@@ -95,17 +98,27 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         cold_start,
         recycle: args.recycle,
+        trace_retention: args.trace_retention,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let emulator = match Emulator::start(options, &mut |line| eprintln!("{line}")).await {
             Ok(emulator) => emulator,
+            // The platform refuses the stack: the preflight's report, exit 1 (as `alien check`).
+            Err(EmulateError::Preflight(report)) => {
+                emit(&report);
+                return Ok(ExitCode::from(EXIT_FAILED));
+            }
             Err(err) => return Ok(unusable(err)),
         };
-        std::fs::write(
+        for note in &emulator.notes {
+            eprintln!("note: {note}");
+        }
+        tokio::fs::write(
             emulator.state_dir.join(CONTROL_URL_FILE),
             &emulator.control_url,
-        )?;
+        )
+        .await?;
         println!("{}", emulator.render_status(&header));
         match stop_after {
             Some(d) => tokio::time::sleep(d).await,

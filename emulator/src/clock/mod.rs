@@ -13,6 +13,7 @@
 //! [`std::time::Duration`] throughout: they cannot be negative, so no API can move time
 //! backward. Additions saturate at [`DateTime::<Utc>::MAX_UTC`].
 
+mod resume;
 mod scaled;
 mod timers;
 mod virtual_clock;
@@ -21,6 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::time::Duration;
 use thiserror::Error;
 
+pub use resume::{SavedClock, resume_instant};
 pub use scaled::ScaledClock;
 pub use timers::{Fired, TimerId, TimerQueue};
 pub use virtual_clock::VirtualClock;

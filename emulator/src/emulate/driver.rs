@@ -2,38 +2,46 @@
 //! by a [`ScaledClock`] (real time × `--time-scale`, plus whatever the control API advances:
 //! time travel). Each tick runs the timers that are due and hands new attempts to the
 //! processes and daemon starts and signals to the daemon runner; between ticks it sleeps
-//! until the next timer or until something wakes it.
+//! until the next timer or until something wakes it. What a tick changed is on disk before
+//! its attempts reach a process, so a delivery the app saw is never forgotten by a restart.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 
+use super::state::EngineHandle;
+use super::state::store::Ticket;
 use crate::clock::{Clock, ScaledClock};
 use crate::engine::{DaemonAction, Dispatch, SharedSim, Sim};
 
 /// Longest sleep between ticks, so clock changes are noticed even without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
 
-/// Called with the engine (still locked) after each step, e.g. to persist it.
-pub type AfterStep = Arc<dyn Fn(&crate::engine::Sim) + Send + Sync>;
-
 #[derive(Clone)]
 pub struct Driver {
     pub sim: SharedSim,
+    pub engine: EngineHandle,
     pub clock: Arc<ScaledClock>,
     wake: Arc<Notify>,
-    after_step: Option<AfterStep>,
     daemon_actions: Option<mpsc::UnboundedSender<DaemonAction>>,
 }
 
+/// What one tick produced: attempts for processes, to hand over once `durable` resolved.
+pub struct Tick {
+    pub dispatches: Vec<Dispatch>,
+    pub durable: Ticket,
+}
+
 impl Driver {
-    pub fn new(sim: SharedSim, clock: Arc<ScaledClock>) -> Driver {
+    /// A driver of `engine` (a shared simulation, or one with a store) on `clock`.
+    pub fn new(engine: impl Into<EngineHandle>, clock: Arc<ScaledClock>) -> Driver {
+        let engine = engine.into();
         Driver {
-            sim,
+            sim: engine.sim().clone(),
+            engine,
             clock,
             wake: Arc::new(Notify::new()),
-            after_step: None,
             daemon_actions: None,
         }
     }
@@ -70,15 +78,10 @@ impl Driver {
         sim.external_in_flight() + daemons
     }
 
-    /// Runs `after` after every tick and every step of time travel.
-    pub fn with_after_step(mut self, after: AfterStep) -> Driver {
-        self.after_step = Some(after);
-        self
-    }
-
-    /// Runs every timer due by the clock's now; returns the attempts for real processes.
-    pub fn tick(&self) -> Vec<Dispatch> {
-        let mut sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+    /// Runs every timer due by the clock's now; returns the attempts for real processes
+    /// and the ticket of the changes.
+    pub fn tick(&self) -> Tick {
+        let mut sim = self.engine.lock();
         // The control API may have moved the engine ahead (time travel): follow it.
         if let Ok(ahead) = (sim.now() - self.clock.now()).to_std() {
             self.clock.advance(ahead);
@@ -86,11 +89,11 @@ impl Driver {
         if let Err(err) = sim.run_until(self.clock.now()) {
             eprintln!("alien emulate: simulation step failed: {err}");
         }
-        if let Some(after) = &self.after_step {
-            after(&sim);
-        }
         self.hand_off_daemon_actions(&mut sim);
-        sim.take_dispatches()
+        Tick {
+            durable: self.engine.hand_over(&mut sim, false),
+            dispatches: sim.take_dispatches(),
+        }
     }
 
     /// Asks for a tick now (after an app sent a message, a process answered, …).
@@ -120,19 +123,23 @@ impl Driver {
             sim.now() + chrono::Duration::from_std(by).unwrap_or(chrono::TimeDelta::MAX)
         };
         loop {
-            let now = {
-                let mut sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+            let (now, durable) = {
+                let mut sim = self.engine.lock();
                 let step = sim
                     .next_deadline()
                     .filter(|t| *t <= target)
                     .unwrap_or(target);
                 sim.run_until(step)?;
-                if let Some(after) = &self.after_step {
-                    after(&sim);
-                }
                 self.hand_off_daemon_actions(&mut sim);
-                sim.now()
+                // The last step writes the clock even when nothing else changed: the new
+                // instant is answered, so it must survive a restart.
+                let now = sim.now();
+                (now, self.engine.hand_over(&mut sim, now >= target))
             };
+            durable
+                .wait()
+                .await
+                .map_err(|e| crate::engine::SimError::Invalid(e.to_string()))?;
             self.wake();
             let waited = tokio::time::Instant::now();
             while self.in_flight() > 0 && waited.elapsed() < patience {
@@ -155,10 +162,15 @@ impl Driver {
         })
     }
 
-    /// Ticks until `shutdown` is notified, sending each dispatch to `out`.
+    /// Ticks until `shutdown` is notified, sending each dispatch to `out` once the tick's
+    /// changes are on disk.
     pub async fn run(self, out: mpsc::UnboundedSender<Dispatch>, shutdown: Arc<Notify>) {
         loop {
-            for dispatch in self.tick() {
+            let tick = self.tick();
+            if let Err(err) = tick.durable.wait().await {
+                eprintln!("alien emulate: {err}");
+            }
+            for dispatch in tick.dispatches {
                 if out.send(dispatch).is_err() {
                     return;
                 }
@@ -218,19 +230,19 @@ mod tests {
             .unwrap()
             .send("jobs", Payload::Text("x".into()), SendVia::Binding)
             .unwrap();
-        let first = driver.tick();
+        let first = driver.tick().dispatches;
         assert_eq!(first.len(), 1, "delivered at once");
         // Nobody answers: the local 300 s task cap is far, the 30 s lease expires first.
         real_ms.store(29_000, Ordering::SeqCst);
-        assert!(driver.tick().is_empty());
+        assert!(driver.tick().dispatches.is_empty());
         real_ms.store(30_000, Ordering::SeqCst);
         assert!(
-            driver.tick().is_empty(),
+            driver.tick().dispatches.is_empty(),
             "the single process is still busy with attempt 1"
         );
         // Time travel past the task cap: attempt 1 times out and attempt 2 is dispatched.
         driver.advance(Duration::from_secs(300));
-        let second = driver.tick();
+        let second = driver.tick().dispatches;
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].attempt, 2);
     }

@@ -16,7 +16,7 @@ use super::handler::{HandlerCtx, HandlerResult};
 use super::sim::{InvocationEnd, Origin, Sim, SimError, Timer, Work};
 use super::trace::Kind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CommandState {
     Pending,
@@ -107,8 +107,9 @@ pub(crate) struct CommandRt {
     deadline: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     idempotency_key: Option<String>,
-    /// The live lease (0 = none).
+    /// The live lease (0 = none) and when it runs out.
     lease: u64,
+    lease_until: Option<DateTime<Utc>>,
     /// Every lease ever handed out, to tell an ended lease from an unknown one.
     leases: Vec<u64>,
     /// Code and message of a FAILED or EXPIRED command.
@@ -382,11 +383,13 @@ impl Sim {
             created_at: self.now(),
             idempotency_key,
             lease: 0,
+            lease_until: None,
             leases: Vec::new(),
             error: None,
             response: None,
             pending_data: None,
         });
+        self.mark_command(c);
         let resource = self.target_name(c);
         self.record(
             Kind::CommandCreated,
@@ -454,6 +457,7 @@ impl Sim {
 
     fn dispatch_to_worker(&mut self, c: usize, w: usize) {
         self.commands[c].state = CommandState::Dispatched;
+        self.mark_command(c);
         let (id, worker) = (self.commands[c].id.clone(), self.workers[w].id.clone());
         self.record(
             Kind::CommandDispatched,
@@ -515,6 +519,7 @@ impl Sim {
         }
         self.commands[c].state = CommandState::Expired;
         self.commands[c].error = Some(("COMMAND_EXPIRED".into(), "deadline passed".into()));
+        self.mark_command(c);
         let (id, target) = (self.commands[c].id.clone(), self.target_name(c));
         self.record(Kind::CommandExpired, &target, Some(&id), vec![]);
         true
@@ -551,6 +556,7 @@ impl Sim {
             }
         }
         self.commands[c].response = Some(result);
+        self.mark_command(c);
     }
 
     fn target_name(&self, c: usize) -> String {
@@ -617,7 +623,10 @@ impl Sim {
             let cmd = &mut self.commands[c];
             cmd.state = CommandState::Dispatched;
             cmd.lease = lease;
+            cmd.lease_until = Some(expires_at);
             cmd.leases.push(lease);
+            self.mark_command(c);
+            let cmd = &self.commands[c];
             let (id, attempt) = (cmd.id.clone(), cmd.attempt);
             let daemon = self.daemons[d].id.clone();
             self.record(
@@ -659,8 +668,10 @@ impl Sim {
         }
         cmd.state = CommandState::Pending;
         cmd.lease = 0;
+        cmd.lease_until = None;
         cmd.attempt += 1;
         let (id, attempt) = (cmd.id.clone(), cmd.attempt);
+        self.mark_command(c);
         let target = self.target_name(c);
         self.record(
             Kind::CommandLeaseReleased,
@@ -710,6 +721,8 @@ impl Sim {
         match state {
             CommandState::Dispatched => {
                 self.commands[c].lease = 0;
+                self.commands[c].lease_until = None;
+                self.mark_command(c);
                 self.finish_command(c, result);
                 self.command_status(&id)
                     .ok_or(CommandError::UnknownCommand(id))
@@ -804,8 +817,10 @@ impl Sim {
                 // A lease that ran out without a response: back to PENDING, next attempt.
                 cmd.state = CommandState::Pending;
                 cmd.lease = 0;
+                cmd.lease_until = None;
                 cmd.attempt += 1;
                 let (id, attempt) = (cmd.id.clone(), cmd.attempt);
+                self.mark_command(command);
                 let target = self.target_name(command);
                 self.record(
                     Kind::CommandLeaseExpired,
@@ -835,6 +850,9 @@ impl Sim {
         }
     }
 }
+
+mod record;
+pub use record::CommandRecord;
 
 #[cfg(test)]
 pub(crate) mod tests;

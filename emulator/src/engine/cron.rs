@@ -145,6 +145,7 @@ impl Sim {
 
     fn fire_cron(&mut self, t: usize, slot: chrono::DateTime<chrono::Utc>, why: &str) {
         self.crons[t].last_fired = Some(slot);
+        self.mark_cron(t);
         let w = self.crons[t].worker;
         let worker = self.workers[w].id.clone();
         let name = self.crons[t].schedule_name.clone();

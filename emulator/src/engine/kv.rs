@@ -88,6 +88,7 @@ impl Sim {
             })),
             Some(_) => {
                 kv.entries.remove(key);
+                self.mark_kv(store, key);
                 Ok(None)
             }
             None => Ok(None),
@@ -134,6 +135,7 @@ impl Sim {
                 expires_at,
             },
         );
+        self.mark_kv(store, key);
         self.record(
             Kind::KvPut,
             store,
@@ -162,6 +164,7 @@ impl Sim {
             return Ok(false);
         }
         kv.entries.remove(key);
+        self.mark_kv(store, key);
         self.record(Kind::KvDeleted, store, Some(key), vec![]);
         Ok(true)
     }

@@ -9,6 +9,7 @@
 //!   .trace()                            stable text and JSON
 //! ```
 
+mod changes;
 pub(crate) mod commands;
 mod cron;
 mod daemon;
@@ -26,7 +27,8 @@ mod state;
 mod storage;
 mod trace;
 
-pub use commands::{CommandState, CommandStatus};
+pub use changes::{ChangeSet, ClockRow, DeadLetterRow, MessageKey, Row};
+pub use commands::{CommandRecord, CommandState, CommandStatus};
 pub use daemon::{
     DaemonAction, DaemonBehaviour, DaemonProcessExit, DaemonSignal, DaemonState, DaemonStatus,
 };
@@ -40,7 +42,7 @@ pub use provider::{
 pub use queues::{Peeked, QueueSettings, QueueStats, Received, SendVia};
 pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
 pub use state::SimState;
-pub use storage::is_staging_key;
+pub use storage::{FileObject, etag_of, is_staging_key};
 /// The parts of [`SimState`], for stores.
 pub mod state_types {
     pub use super::state::{
@@ -48,4 +50,5 @@ pub mod state_types {
         SubscriptionState,
     };
 }
+pub use kv::KvRow;
 pub use trace::{Kind, Trace, TraceEvent, offset, render_line};

@@ -93,6 +93,8 @@ impl Sim {
             msgs: BTreeMap::new(),
             ready: BTreeSet::new(),
             next_consumer: 0,
+            backoff: None,
+            paused_until: None,
         };
         match self.profile.queue.consumers.value {
             ConsumerModel::Competing => vec![sub(
@@ -236,13 +238,8 @@ impl Sim {
                 vec![("bytes", size.to_string())],
             );
         }
-        let retention = self
-            .profile
-            .queue
-            .retention_seconds
-            .value
-            .map(Duration::from_secs);
         for s in 0..self.queues[q].subs.len() {
+            let retention = self.retention_timer(q, s, seq, now);
             let msg = Msg {
                 id: id.clone(),
                 body: body.clone(),
@@ -250,23 +247,36 @@ impl Sim {
                 receive_count: 0,
                 lease: None,
                 last_receipt: None,
+                retention,
             };
             let sub = &mut self.queues[q].subs[s];
             sub.msgs.insert(seq, msg);
             sub.ready.insert(seq);
-            if let Some(retention) = retention {
-                self.schedule_in(
-                    retention,
-                    Timer::Retention {
-                        queue: q,
-                        sub: s,
-                        msg: seq,
-                    },
-                );
-            }
+            self.mark_message(q, s, seq);
         }
         self.pump_queue(q);
         id
+    }
+
+    /// The timer that drops message `seq` once the profile's retention has passed since it
+    /// was enqueued (none where the profile keeps messages for ever).
+    pub(crate) fn retention_timer(
+        &mut self,
+        q: usize,
+        s: usize,
+        seq: u64,
+        enqueued_at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<crate::clock::TimerId> {
+        let retention = self.profile.queue.retention_seconds.value?;
+        let at = enqueued_at + chrono::TimeDelta::seconds(i64::try_from(retention).ok()?);
+        Some(self.schedule_at(
+            at,
+            Timer::Retention {
+                queue: q,
+                sub: s,
+                msg: seq,
+            },
+        ))
     }
 
     /// Hands visible messages to consumers with free capacity.
@@ -281,7 +291,7 @@ impl Sim {
 
     fn pump_sub(&mut self, q: usize, s: usize) {
         let consumers = self.queues[q].subs[s].consumers.clone();
-        if consumers.is_empty() {
+        if consumers.is_empty() || self.queues[q].subs[s].paused_until.is_some() {
             return;
         }
         let claim = self.profile.queue.trigger_claim_size.value as usize;
@@ -337,6 +347,7 @@ impl Sim {
             AttemptCount::Real => msg.receive_count,
             AttemptCount::AlwaysOne => 1,
         };
+        self.mark_message(q, s, seq);
         (receipt, attempt)
     }
 
@@ -408,6 +419,10 @@ impl Sim {
         if let Some(lease) = &msg.lease {
             self.clock.cancel(lease.timer);
         }
+        if let Some(retention) = msg.retention {
+            self.clock.cancel(retention);
+        }
+        self.mark_message(q, s, seq);
         Some(msg)
     }
 
@@ -422,6 +437,7 @@ impl Sim {
         worker: &str,
     ) {
         self.mark_running(q, s, seq, receipt, false);
+        self.adjust_push_backoff(q, s, seq, success);
         let queue_id = self.queues[q].id.clone();
         let Some(msg) = self.queues[q].subs[s].msgs.get(&seq) else {
             if success {
@@ -482,6 +498,61 @@ impl Sim {
         }
     }
 
+    /// Push backoff (profile `queue.push_backoff`): a failed push pauses the subscription's
+    /// deliveries, twice as long after each further failure up to the profile's maximum;
+    /// a successful push ends the backoff.
+    fn adjust_push_backoff(&mut self, q: usize, s: usize, seq: u64, success: bool) {
+        let Some(policy) = self.profile.queue.push_backoff.value else {
+            return;
+        };
+        let sub = &mut self.queues[q].subs[s];
+        if success {
+            sub.backoff = None;
+            return;
+        }
+        let initial = Duration::from_millis(policy.initial_ms);
+        let max = Duration::from_millis(policy.max_ms);
+        let delay = sub.backoff.map_or(initial, |b| (b * 2).min(max));
+        sub.backoff = Some(delay);
+        let until =
+            self.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+        if self.queues[q].subs[s].paused_until.is_none() {
+            self.schedule_at(until, Timer::PushResume { queue: q, sub: s });
+        }
+        self.queues[q].subs[s].paused_until = Some(until);
+        let (queue_id, sub_name) = (
+            self.queues[q].id.clone(),
+            self.queues[q].subs[s].name.clone(),
+        );
+        let subject = self.queues[q].subs[s]
+            .msgs
+            .get(&seq)
+            .map_or_else(|| format!("m-{seq}"), |m| m.id.clone());
+        self.record(
+            Kind::PushBackoff,
+            &queue_id,
+            Some(&subject),
+            vec![
+                ("delay", super::duration_serde::format_duration(delay)),
+                ("subscription", sub_name),
+            ],
+        );
+    }
+
+    /// The end of a push backoff pause: deliveries go on.
+    pub(crate) fn on_push_resume(&mut self, q: usize, s: usize) {
+        let sub = &mut self.queues[q].subs[s];
+        match sub.paused_until {
+            Some(until) if until > self.clock.now() => {
+                self.schedule_at(until, Timer::PushResume { queue: q, sub: s });
+            }
+            _ => {
+                sub.paused_until = None;
+                self.pump_queue(q);
+            }
+        }
+    }
+
     /// Dead-letters a message that reached the profile's maximum deliveries.
     fn exhausted(&mut self, q: usize, s: usize, seq: u64) -> bool {
         let Some(max) = self.queues[q].settings.max_receive_count.or(self
@@ -510,6 +581,7 @@ impl Sim {
             at: now,
             payload,
         });
+        self.mark_dead_letter(q);
         let queue_id = self.queues[q].id.clone();
         self.record(
             Kind::DeadLettered,
@@ -532,6 +604,7 @@ impl Sim {
         let id = msg.id.clone();
         let count = msg.receive_count;
         self.queues[q].subs[s].ready.insert(seq);
+        self.mark_message(q, s, seq);
         let queue_id = self.queues[q].id.clone();
         self.record(
             Kind::LeaseExpired,
@@ -568,6 +641,7 @@ impl Sim {
             if let Some(lease) = msg.lease.as_mut() {
                 lease.timer = timer;
             }
+            self.mark_message(q, s, seq);
             return;
         }
         if self.exhausted(q, s, seq) {
@@ -784,6 +858,7 @@ impl Sim {
         {
             lease.timer = timer;
         }
+        self.mark_message(q, s, seq);
         Ok(())
     }
 

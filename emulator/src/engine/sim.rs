@@ -79,6 +79,10 @@ pub(crate) enum Timer {
         sub: usize,
         msg: u64,
     },
+    PushResume {
+        queue: usize,
+        sub: usize,
+    },
     InvocationEnd {
         inv: u64,
     },
@@ -119,6 +123,8 @@ pub(crate) struct Msg {
     pub lease: Option<Lease>,
     /// The receipt of the latest delivery (an ack with it succeeds until the next delivery).
     pub last_receipt: Option<u64>,
+    /// The retention timer, cancelled when the message leaves earlier.
+    pub retention: Option<TimerId>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +144,9 @@ pub(crate) struct Sub {
     pub msgs: BTreeMap<u64, Msg>,
     pub ready: BTreeSet<u64>,
     pub next_consumer: usize,
+    /// Push backoff: the current pause after failed pushes, and when delivery resumes.
+    pub backoff: Option<Duration>,
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +297,12 @@ pub struct Sim {
     /// Starts and signals for daemons run as real processes.
     pub(crate) daemon_outbox: Vec<DaemonAction>,
     pub(crate) counter: u64,
+    /// Keys changed since the last [`Sim::take_changes`] (only while a store tracks them).
+    pub(crate) dirty: Option<super::changes::Dirty>,
+    /// Work a restore found for the processes, handed out by [`Sim::resume_deliveries`]
+    /// once they are attached: worker commands to push again, cron slots to catch up.
+    pub(crate) resume_commands: Vec<usize>,
+    pub(crate) resume_crons: Vec<(usize, DateTime<Utc>)>,
 }
 
 /// Upper bound on timers fired by one `advance` (a guard against handlers that loop).
@@ -320,6 +335,9 @@ impl Sim {
             outbox: Vec::new(),
             daemon_outbox: Vec::new(),
             counter: 0,
+            dirty: None,
+            resume_commands: Vec::new(),
+            resume_crons: Vec::new(),
         };
         sim.provision_workers();
         sim.provision_queues();
@@ -441,6 +459,7 @@ impl Sim {
                 receipt,
             } => self.on_lease_expiry(queue, sub, msg, receipt),
             Timer::Retention { queue, sub, msg } => self.on_retention(queue, sub, msg),
+            Timer::PushResume { queue, sub } => self.on_push_resume(queue, sub),
             Timer::InvocationEnd { inv } => self.on_invocation_end(inv),
             Timer::ScaleIn { worker } => self.on_scale_in(worker),
             Timer::CronFire { trigger } => self.on_cron_fire(trigger),

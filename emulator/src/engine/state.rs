@@ -3,13 +3,12 @@
 //! Processes in flight are not state: their leases stay, so an unanswered message comes back
 //! when its lease runs out.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use alien_providers::Payload;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
+use super::commands::CommandRecord;
 use super::events::StorageEvent;
 use super::kv::KvRow;
 use super::sim::{Body, DeadLetter, Lease, Msg, Sim, SimConfig, Timer};
@@ -19,6 +18,7 @@ use crate::stack::Stack;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimState {
+    /// The engine's instant when the state was last written.
     pub saved_at: DateTime<Utc>,
     pub counter: u64,
     pub trace_start: DateTime<Utc>,
@@ -26,7 +26,13 @@ pub struct SimState {
     pub objects: BTreeMap<String, Vec<ObjectState>>,
     pub kv: BTreeMap<String, KvState>,
     pub crons: Vec<CronState>,
+    #[serde(default)]
+    pub commands: Vec<CommandRecord>,
+    /// The newest trace events, oldest first (a store keeps the older ones).
     pub trace: Vec<TraceEvent>,
+    /// The sequence number of the next trace event.
+    #[serde(default)]
+    pub trace_next_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +75,13 @@ pub struct ObjectState {
     pub key: String,
     pub size: u64,
     pub content_type: String,
+    #[serde(default)]
+    pub etag: String,
+    #[serde(default)]
+    pub last_modified: Option<DateTime<Utc>>,
+    /// What the object's file looked like when it was recorded ([`FileObject::stamp`](super::storage::FileObject::stamp)).
+    #[serde(default)]
+    pub file_stamp: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,15 +100,15 @@ pub struct CronState {
 impl Sim {
     /// A change counter: it moves whenever the trace grows, which every state change does.
     pub fn version(&self) -> usize {
-        self.trace.events().len()
+        self.trace.next_seq() as usize
     }
 
-    /// Everything that must survive a restart.
+    /// Everything that must survive a restart, in one value (a store writes it as rows through
+    /// [`Sim::take_changes`]; tests compare what a store loads with this).
     pub fn export_state(&self) -> SimState {
         let queues = self
             .queues
             .iter()
-            .filter(|q| !q.internal)
             .map(|q| QueueState {
                 id: q.id.clone(),
                 subscriptions: q
@@ -110,17 +123,7 @@ impl Sim {
                             .collect(),
                     })
                     .collect(),
-                dead_letters: q
-                    .dead_letters
-                    .iter()
-                    .map(|d| DeadLetterState {
-                        id: d.id.clone(),
-                        subscription: d.subscription.clone(),
-                        receive_count: d.receive_count,
-                        at: d.at,
-                        payload: d.payload.clone(),
-                    })
-                    .collect(),
+                dead_letters: q.dead_letters.iter().map(dead_letter_state).collect(),
             })
             .collect();
         SimState {
@@ -132,15 +135,7 @@ impl Sim {
                 .buckets
                 .iter()
                 .map(|(id, b)| {
-                    let objects = b
-                        .objects
-                        .iter()
-                        .map(|(k, o)| ObjectState {
-                            key: k.clone(),
-                            size: o.size,
-                            content_type: o.content_type.clone(),
-                        })
-                        .collect();
+                    let objects = b.objects.iter().map(|(k, o)| o.state(k)).collect();
                     (id.clone(), objects)
                 })
                 .collect(),
@@ -157,20 +152,25 @@ impl Sim {
                     )
                 })
                 .collect(),
-            crons: self
-                .crons
-                .iter()
-                .map(|c| CronState {
-                    worker: self.workers[c.worker].id.clone(),
-                    expr: c.expr.clone(),
-                    last_fired: c.last_fired,
-                })
+            crons: (0..self.crons.len()).map(|t| self.cron_state(t)).collect(),
+            commands: (0..self.commands.len())
+                .map(|c| self.command_record(c))
                 .collect(),
             trace: self.trace.events().to_vec(),
+            trace_next_seq: self.trace.next_seq(),
         }
     }
 
-    fn message_state(&self, seq: u64, m: &Msg) -> MessageState {
+    pub(crate) fn cron_state(&self, t: usize) -> CronState {
+        let c = &self.crons[t];
+        CronState {
+            worker: self.workers[c.worker].id.clone(),
+            expr: c.expr.clone(),
+            last_fired: c.last_fired,
+        }
+    }
+
+    pub(crate) fn message_state(&self, seq: u64, m: &Msg) -> MessageState {
         let (payload, storage_event) = match &m.body {
             Body::Payload(p) => (Some(p.clone()), None),
             Body::Storage(e) => (None, Some(e.clone())),
@@ -192,98 +192,22 @@ impl Sim {
 
     /// A simulation of `stack` under `profile` that goes on from `state`, at `config.start`
     /// (usually later than `state.saved_at`): leases resume (an expired one fires at once),
-    /// retention keeps counting from each message's enqueue time, and a cron trigger whose
-    /// profile catches up fires once for slots missed while the emulator was down.
+    /// retention keeps counting from each message's enqueue time, commands keep their state,
+    /// and a cron trigger whose profile catches up fires once for slots missed while the
+    /// emulator was down.
     pub fn restore(stack: &Stack, profile: Profile, config: SimConfig, state: SimState) -> Sim {
         let mut sim = Sim::new(stack, profile, config);
         sim.counter = sim.counter.max(state.counter);
-        sim.trace = Trace::resume(state.trace_start, state.trace);
-        let retention = sim
-            .profile
-            .queue
-            .retention_seconds
-            .value
-            .map(Duration::from_secs);
+        sim.trace = Trace::resume(state.trace_start, state.trace, state.trace_next_seq);
         for q_state in state.queues {
-            let Some(&q) = sim.queue_index.get(&q_state.id) else {
-                continue;
-            };
-            for sub_state in q_state.subscriptions {
-                let Some(s) = sim.queues[q]
-                    .subs
-                    .iter()
-                    .position(|sub| sub.name == sub_state.name)
-                else {
-                    continue;
-                };
-                for m in sub_state.messages {
-                    let body = match (m.payload, m.storage_event) {
-                        (Some(p), _) => Body::Payload(p),
-                        (None, Some(e)) => Body::Storage(e),
-                        (None, None) => continue,
-                    };
-                    let lease = m.lease.map(|(receipt, until)| {
-                        let timer = sim.schedule_at(
-                            until,
-                            Timer::LeaseExpiry {
-                                queue: q,
-                                sub: s,
-                                msg: m.seq,
-                                receipt,
-                            },
-                        );
-                        Lease {
-                            receipt,
-                            timer,
-                            running: false,
-                        }
-                    });
-                    if lease.is_none() {
-                        sim.queues[q].subs[s].ready.insert(m.seq);
-                    }
-                    if let Some(retention) = retention {
-                        let at = m.enqueued_at
-                            + chrono::Duration::from_std(retention)
-                                .unwrap_or(chrono::TimeDelta::MAX);
-                        sim.schedule_at(
-                            at,
-                            Timer::Retention {
-                                queue: q,
-                                sub: s,
-                                msg: m.seq,
-                            },
-                        );
-                    }
-                    let msg = Msg {
-                        id: m.id,
-                        body,
-                        enqueued_at: m.enqueued_at,
-                        receive_count: m.receive_count,
-                        lease,
-                        last_receipt: m.last_receipt,
-                    };
-                    sim.queues[q].subs[s].msgs.insert(m.seq, msg);
-                }
-            }
-            sim.queues[q].dead_letters = q_state
-                .dead_letters
-                .into_iter()
-                .map(|d| DeadLetter {
-                    id: d.id,
-                    subscription: d.subscription,
-                    receive_count: d.receive_count,
-                    at: d.at,
-                    payload: d.payload,
-                })
-                .collect();
+            sim.restore_queue(q_state);
         }
         for (bucket, objects) in state.objects {
             if let Some(b) = sim.buckets.get_mut(&bucket) {
                 for o in objects {
-                    b.objects.insert(
-                        o.key,
-                        super::storage::Object::restored(o.size, o.content_type, state.saved_at),
-                    );
+                    let at = o.last_modified.unwrap_or(state.saved_at);
+                    b.objects
+                        .insert(o.key.clone(), super::storage::Object::restored(o, at));
                 }
             }
         }
@@ -293,42 +217,133 @@ impl Sim {
                 s.next_version = kv.next_version;
             }
         }
-        let now = sim.now();
+        sim.restore_commands(state.commands);
         for c in state.crons {
-            let Some(t) = sim
-                .crons
-                .iter()
-                .position(|t| sim.workers[t.worker].id == c.worker && t.expr == c.expr)
-            else {
-                continue;
-            };
-            sim.crons[t].last_fired = c.last_fired;
-            let missed = c
-                .last_fired
-                .and_then(|last| sim.crons[t].schedule.as_ref()?.next_after(last))
-                .filter(|slot| *slot <= now);
-            if let Some(slot) = missed {
-                if sim.profile.cron.catch_up_once.value {
-                    sim.catch_up(t, slot);
-                } else {
-                    let worker = c.worker.clone();
-                    sim.record(
-                        Kind::CronSkipped,
-                        &worker,
-                        Some(&c.expr),
-                        vec![("reason", "missed while the emulator was down".into())],
-                    );
-                }
-            }
+            sim.restore_cron(c);
         }
         sim
     }
 
-    /// Hands visible messages to their consumers (after a restore, once every worker's
-    /// handler or process is in place).
+    /// Puts back one queue's messages (with their lease and retention timers) and dead letters.
+    fn restore_queue(&mut self, q_state: QueueState) {
+        let Some(&q) = self.queue_index.get(&q_state.id) else {
+            return;
+        };
+        for sub_state in q_state.subscriptions {
+            let Some(s) = self.queues[q]
+                .subs
+                .iter()
+                .position(|sub| sub.name == sub_state.name)
+            else {
+                continue;
+            };
+            for m in sub_state.messages {
+                self.restore_message(q, s, m);
+            }
+        }
+        self.queues[q].dead_letters = q_state
+            .dead_letters
+            .into_iter()
+            .map(|d| DeadLetter {
+                id: d.id,
+                subscription: d.subscription,
+                receive_count: d.receive_count,
+                at: d.at,
+                payload: d.payload,
+            })
+            .collect();
+    }
+
+    fn restore_message(&mut self, q: usize, s: usize, m: MessageState) {
+        let body = match (m.payload, m.storage_event) {
+            (Some(p), _) => Body::Payload(p),
+            (None, Some(e)) => Body::Storage(e),
+            (None, None) => return,
+        };
+        let lease = m.lease.map(|(receipt, until)| {
+            let timer = self.schedule_at(
+                until,
+                Timer::LeaseExpiry {
+                    queue: q,
+                    sub: s,
+                    msg: m.seq,
+                    receipt,
+                },
+            );
+            Lease {
+                receipt,
+                timer,
+                running: false,
+            }
+        });
+        if lease.is_none() {
+            self.queues[q].subs[s].ready.insert(m.seq);
+        }
+        let retention = self.retention_timer(q, s, m.seq, m.enqueued_at);
+        let msg = Msg {
+            id: m.id,
+            body,
+            enqueued_at: m.enqueued_at,
+            receive_count: m.receive_count,
+            lease,
+            last_receipt: m.last_receipt,
+            retention,
+        };
+        self.queues[q].subs[s].msgs.insert(m.seq, msg);
+    }
+
+    /// Puts back a cron trigger's last fire; a slot missed while down is caught up once where
+    /// the profile does (upstream-stack-and-limits.md §4.3) and recorded as skipped elsewhere.
+    fn restore_cron(&mut self, c: CronState) {
+        let Some(t) = self
+            .crons
+            .iter()
+            .position(|t| self.workers[t.worker].id == c.worker && t.expr == c.expr)
+        else {
+            return;
+        };
+        self.crons[t].last_fired = c.last_fired;
+        let now = self.now();
+        let missed = c
+            .last_fired
+            .and_then(|last| self.crons[t].schedule.as_ref()?.next_after(last))
+            .filter(|slot| *slot <= now);
+        let Some(slot) = missed else {
+            return;
+        };
+        if self.profile.cron.catch_up_once.value {
+            self.resume_crons.push((t, slot));
+        } else {
+            self.record(
+                Kind::CronSkipped,
+                &c.worker,
+                Some(&c.expr),
+                vec![("reason", "missed while the emulator was down".into())],
+            );
+        }
+    }
+
+    /// After a restore, once every worker's handler or process is in place: fires the cron
+    /// catch-ups, pushes worker commands whose attempt died with the previous process again,
+    /// and hands visible messages to their consumers.
     pub fn resume_deliveries(&mut self) {
+        for (t, slot) in std::mem::take(&mut self.resume_crons) {
+            self.catch_up(t, slot);
+        }
+        self.redispatch_restored_commands();
         for q in 0..self.queues.len() {
             self.pump_queue(q);
         }
+    }
+}
+
+/// The stored form of a dead letter.
+pub(crate) fn dead_letter_state(d: &DeadLetter) -> DeadLetterState {
+    DeadLetterState {
+        id: d.id.clone(),
+        subscription: d.subscription.clone(),
+        receive_count: d.receive_count,
+        at: d.at,
+        payload: d.payload.clone(),
     }
 }

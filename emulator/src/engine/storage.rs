@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::events::{Event, StorageEvent};
 use super::sim::{Body, Origin, Sim, SimError, Work};
+use super::state::ObjectState;
 use super::trace::Kind;
 use crate::profile::{EventCasing, StorageRetry, TriggerEvents, TriggerWiring};
 use crate::stack::{Resource, WorkerTrigger};
@@ -29,11 +30,36 @@ pub(crate) struct Bucket {
 pub(crate) struct Object {
     pub size: u64,
     pub content_type: String,
-    /// The content, when the caller gave bytes (scenarios often give only a size).
+    /// The content, when the caller gave bytes (scenarios often give only a size; under
+    /// `alien emulate` the bytes live in the bucket directory, not here).
     pub body: Option<Vec<u8>>,
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     pub metadata: BTreeMap<String, String>,
+    /// See [`FileObject::stamp`].
+    pub file_stamp: Option<String>,
+}
+
+/// An object whose bytes live in a file (the bucket directory the app's `local-storage`
+/// binding reads and writes): the engine keeps only its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileObject {
+    pub size: u64,
+    pub content_type: String,
+    /// S3's ETag of a single-part object: the MD5 of the bytes, hex, in double quotes.
+    pub etag: String,
+    /// What the file looked like when it was recorded (size, modification time, inode), so
+    /// a directory watcher can tell a file it has already seen from a new write.
+    pub stamp: String,
+}
+
+/// S3's ETag of a single-part upload: the hex MD5 of the content, quoted (S3 API reference,
+/// "Common Response Headers": ETag).
+pub fn etag_of(body: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(body);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 impl Sim {
@@ -98,7 +124,8 @@ impl Sim {
             })
     }
 
-    /// Puts an object and raises `created` for matching triggers.
+    /// Puts an object known by its size only (a scenario's put) and raises `created` for
+    /// matching triggers. Its ETag is a per-put counter, since there are no bytes to hash.
     pub fn put_object(
         &mut self,
         bucket: &str,
@@ -106,10 +133,19 @@ impl Sim {
         size: u64,
         content_type: &str,
     ) -> Result<(), SimError> {
-        self.store_object(bucket, key, size, None, content_type, BTreeMap::new())
+        let object = Object {
+            size,
+            content_type: content_type.to_string(),
+            body: None,
+            etag: format!("\"{:016x}\"", self.next_id()),
+            last_modified: self.now(),
+            metadata: BTreeMap::new(),
+            file_stamp: None,
+        };
+        self.store_object(bucket, key, object)
     }
 
-    /// Puts an object with its content and metadata; returns its etag.
+    /// Puts an object with its content and metadata; returns its etag (the content's MD5).
     pub fn put_object_bytes(
         &mut self,
         bucket: &str,
@@ -118,35 +154,82 @@ impl Sim {
         content_type: &str,
         metadata: BTreeMap<String, String>,
     ) -> Result<String, SimError> {
-        let size = body.len() as u64;
-        self.store_object(bucket, key, size, Some(body), content_type, metadata)?;
-        Ok(self.buckets[bucket].objects[key].etag.clone())
+        let object = Object {
+            size: body.len() as u64,
+            content_type: content_type.to_string(),
+            etag: etag_of(&body),
+            body: Some(body),
+            last_modified: self.now(),
+            metadata,
+            file_stamp: None,
+        };
+        let etag = object.etag.clone();
+        self.store_object(bucket, key, object)?;
+        Ok(etag)
     }
 
-    fn store_object(
+    /// Records an object whose bytes were written to its file (the bucket directory is their
+    /// one source of truth) and raises `created`, as a put does.
+    pub fn put_file_object(
         &mut self,
         bucket: &str,
         key: &str,
-        size: u64,
-        body: Option<Vec<u8>>,
-        content_type: &str,
-        metadata: BTreeMap<String, String>,
+        file: FileObject,
     ) -> Result<(), SimError> {
+        let object = Object {
+            size: file.size,
+            content_type: file.content_type,
+            body: None,
+            etag: file.etag,
+            last_modified: self.now(),
+            metadata: BTreeMap::new(),
+            file_stamp: Some(file.stamp),
+        };
+        self.store_object(bucket, key, object)
+    }
+
+    /// Records the file of an object known from before files had stamps (same metadata, no
+    /// event): its ETag and stamp as the file has them.
+    pub fn adopt_file_stamp(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        file: FileObject,
+    ) -> Result<(), SimError> {
+        let object = self
+            .bucket_mut(bucket)?
+            .objects
+            .get_mut(key)
+            .ok_or_else(|| SimError::Invalid(format!("no object '{key}' in storage '{bucket}'")))?;
+        object.etag = file.etag;
+        object.file_stamp = Some(file.stamp);
+        self.mark_object(bucket, key);
+        Ok(())
+    }
+
+    /// The recorded file stamp of an object ([`FileObject::stamp`]), None when the bucket has
+    /// no such key (or it was put without a file).
+    pub fn object_file_stamp(&self, bucket: &str, key: &str) -> Option<&str> {
+        self.buckets
+            .get(bucket)?
+            .objects
+            .get(key)?
+            .file_stamp
+            .as_deref()
+    }
+
+    /// Keys of every object in `bucket` (for reconciling a bucket directory).
+    pub fn object_keys(&self, bucket: &str) -> Result<Vec<String>, SimError> {
+        Ok(self.bucket(bucket)?.objects.keys().cloned().collect())
+    }
+
+    fn store_object(&mut self, bucket: &str, key: &str, object: Object) -> Result<(), SimError> {
         validate_storage_key(key)?;
-        let etag = format!("\"{:016x}\"", self.next_id());
         let now = self.now();
+        let (size, etag) = (object.size, object.etag.clone());
+        let content_type = object.content_type.clone();
         let b = self.bucket_mut(bucket)?;
-        b.objects.insert(
-            key.to_string(),
-            Object {
-                size,
-                content_type: content_type.to_string(),
-                body,
-                etag: etag.clone(),
-                last_modified: now,
-                metadata,
-            },
-        );
+        b.objects.insert(key.to_string(), object);
         b.changes.push(StorageChange {
             event: StorageChangeKind::Created,
             key: key.to_string(),
@@ -154,13 +237,14 @@ impl Sim {
             etag: Some(etag),
             at: now,
         });
+        self.mark_object(bucket, key);
         self.record(
             Kind::ObjectPut,
             bucket,
             Some(key),
             vec![("bytes", size.to_string())],
         );
-        self.raise_storage_event(bucket, key, "created", size, content_type);
+        self.raise_storage_event(bucket, key, "created", size, &content_type);
         self.notify_created(bucket, key);
         Ok(())
     }
@@ -171,6 +255,10 @@ impl Sim {
         let now = self.now();
         let b = self.bucket_mut(bucket)?;
         let existed = b.objects.remove(key).is_some();
+        if existed {
+            self.mark_object(bucket, key);
+        }
+        let b = self.bucket_mut(bucket)?;
         if existed {
             b.changes.push(StorageChange {
                 event: StorageChangeKind::Deleted,
@@ -192,15 +280,23 @@ impl Sim {
         Ok(())
     }
 
-    /// The object with its content (zeros when it was put with a size only).
+    /// The object with its content. An object recorded without bytes (a scenario's put by
+    /// size, or a file in a bucket directory, which is read from there) is an error: the
+    /// engine never makes bytes up.
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, SimError> {
-        Ok(self.head_object(bucket, key)?.map(|meta| {
-            let o = &self.buckets[bucket].objects[key];
-            StoredObject {
-                body: o.body.clone().unwrap_or_else(|| vec![0; o.size as usize]),
+        let Some(meta) = self.head_object(bucket, key)? else {
+            return Ok(None);
+        };
+        match &self.buckets[bucket].objects[key].body {
+            Some(body) => Ok(Some(StoredObject {
+                body: body.clone(),
                 meta,
-            }
-        }))
+            })),
+            None => Err(SimError::Invalid(format!(
+                "object '{key}' in storage '{bucket}' was recorded by its size ({} bytes) only: the engine holds no bytes for it",
+                meta.size
+            ))),
+        }
     }
 
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, SimError> {
@@ -313,14 +409,27 @@ impl Sim {
 
 impl Object {
     /// An object known from saved state (its content lives in the storage directory).
-    pub(crate) fn restored(size: u64, content_type: String, at: DateTime<Utc>) -> Object {
+    pub(crate) fn restored(state: ObjectState, at: DateTime<Utc>) -> Object {
         Object {
-            size,
-            content_type,
+            size: state.size,
+            content_type: state.content_type,
             body: None,
-            etag: String::new(),
+            etag: state.etag,
             last_modified: at,
             metadata: BTreeMap::new(),
+            file_stamp: state.file_stamp,
+        }
+    }
+
+    /// The stored form of the object (its metadata).
+    pub(crate) fn state(&self, key: &str) -> ObjectState {
+        ObjectState {
+            key: key.to_string(),
+            size: self.size,
+            content_type: self.content_type.clone(),
+            etag: self.etag.clone(),
+            last_modified: Some(self.last_modified),
+            file_stamp: self.file_stamp.clone(),
         }
     }
 }

@@ -36,6 +36,7 @@ kinds! {
     Acked => "acked",
     AckStale => "ack_stale",
     LeaseExpired => "lease_expired",
+    PushBackoff => "push_backoff",
     DeadLettered => "dead_lettered",
     Expired => "expired",
     ColdStart => "cold_start",
@@ -125,19 +126,30 @@ impl TraceEvent {
     }
 }
 
-/// The whole trace of a simulation.
+/// The trace of a simulation. `alien simulate` keeps every event; `alien emulate` keeps a
+/// bounded window of recent events in memory ([`Trace::bound`]) while its store appends each
+/// event to disk ([`Trace::take_new`]), and readers page older ones from there.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Trace {
     #[serde(skip)]
     start: Option<DateTime<Utc>>,
     events: Vec<TraceEvent>,
+    /// The sequence number of the next event.
+    #[serde(skip)]
+    next_seq: u64,
+    /// The first event the store has not taken yet: events before it may leave memory.
+    #[serde(skip)]
+    taken: u64,
+    /// Most events kept in memory once taken (`None`: all of them).
+    #[serde(skip)]
+    window: Option<usize>,
 }
 
 impl Trace {
     pub fn new(start: DateTime<Utc>) -> Trace {
         Trace {
             start: Some(start),
-            events: Vec::new(),
+            ..Trace::default()
         }
     }
 
@@ -151,7 +163,7 @@ impl Trace {
     ) {
         let start = self.start.unwrap_or(at);
         self.events.push(TraceEvent {
-            seq: self.events.len() as u64,
+            seq: self.next_seq,
             at,
             t_ms: (at - start).num_milliseconds(),
             kind,
@@ -162,20 +174,66 @@ impl Trace {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
         });
+        self.next_seq += 1;
+        self.evict();
     }
 
-    /// A trace that goes on from `events` recorded earlier (after a restart).
-    pub fn resume(start: DateTime<Utc>, events: Vec<TraceEvent>) -> Trace {
+    /// A trace that goes on from `recent` (the newest events recorded earlier, in order)
+    /// after a restart; the next event gets `next_seq`. Everything before is on disk.
+    pub fn resume(start: DateTime<Utc>, recent: Vec<TraceEvent>, next_seq: u64) -> Trace {
         Trace {
             start: Some(start),
-            events,
+            events: recent,
+            next_seq,
+            taken: next_seq,
+            window: None,
         }
+    }
+
+    /// Keeps at most about `window` events in memory once the store has taken them (at most
+    /// twice that between evictions, so an eviction costs O(1) per event).
+    pub fn bound(&mut self, window: usize) {
+        self.window = Some(window.max(1));
+        self.evict();
+    }
+
+    /// Events the store has not taken yet, oldest first; they count as taken afterwards.
+    pub fn take_new(&mut self) -> Vec<TraceEvent> {
+        let from = self.events.partition_point(|e| e.seq < self.taken);
+        self.taken = self.next_seq;
+        let new = self.events[from..].to_vec();
+        self.evict();
+        new
+    }
+
+    /// Drops the oldest taken events once the window is twice full.
+    fn evict(&mut self) {
+        let Some(window) = self.window else {
+            return;
+        };
+        if self.events.len() <= window.saturating_mul(2) {
+            return;
+        }
+        let taken = self.events.partition_point(|e| e.seq < self.taken);
+        let excess = self.events.len() - window;
+        self.events.drain(..excess.min(taken));
+    }
+
+    /// The sequence number the next event will get (the number of events ever recorded).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The oldest event still in memory (older ones are only on disk).
+    pub fn first_seq(&self) -> u64 {
+        self.events.first().map_or(self.next_seq, |e| e.seq)
     }
 
     pub fn start(&self) -> Option<DateTime<Utc>> {
         self.start
     }
 
+    /// The events in memory: all of them unless the trace is [bounded](Trace::bound).
     pub fn events(&self) -> &[TraceEvent] {
         &self.events
     }

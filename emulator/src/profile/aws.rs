@@ -176,6 +176,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "upstream-runtime-and-bindings.md §2.5 (id = SQS MessageId)",
             ),
+            push_backoff: src(
+                None,
+                "upstream-cloud-semantics.md §4.2 (a Lambda event source mapping polls SQS: no push)",
+            ),
         },
         storage: StorageProfile {
             backing_service: src("Amazon S3", "upstream-cloud-semantics.md §5.1"),

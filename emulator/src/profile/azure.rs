@@ -148,6 +148,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-stack-and-limits.md §5.5 (topic, else \"unknown\")",
             ),
             stable_message_id: src(true, "upstream-runtime-and-bindings.md §2.7 (messageid)"),
+            push_backoff: src(
+                None,
+                "upstream-cloud-semantics.md §4.2 (Dapr receives from Service Bus with peek-lock: no push)",
+            ),
         },
         storage: StorageProfile {
             backing_service: src(

@@ -153,6 +153,13 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "upstream-runtime-and-bindings.md §2.6 (id = messageId)",
             ),
+            push_backoff: src(
+                Some(PushBackoff {
+                    initial_ms: 100,
+                    max_ms: 60_000,
+                }),
+                "peers-2026.md \"Pub/Sub delivery facts\" (push subscription docs, \"Push backoff\": after negative acknowledgements delivery pauses, from 100 ms up to 60 s; doubling per failure, reset by a success)",
+            ),
         },
         storage: StorageProfile {
             backing_service: src("Google Cloud Storage", "upstream-cloud-semantics.md §5.1"),

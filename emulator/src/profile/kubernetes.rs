@@ -124,6 +124,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "upstream-stack-and-limits.md §2.2 (set by the external queue)",
             ),
+            push_backoff: src(None, NOT_WIRED),
         },
         storage: StorageProfile {
             backing_service: src(

@@ -140,6 +140,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 false,
                 "upstream-runtime-and-bindings.md §4.4 (id = a new UUID per delivery)",
             ),
+            push_backoff: src(
+                None,
+                "published-3.3.49.md §4.5 (the local queue is polled by the runtime: no push)",
+            ),
         },
         storage: StorageProfile {
             backing_service: src(

@@ -180,6 +180,17 @@ pub struct QueueProfile {
     pub source_name: Sourced<SourceName>,
     /// Whether `QueueMessage.id` stays the same across redeliveries.
     pub stable_message_id: Sourced<bool>,
+    /// How a push subscription slows down after failed pushes (`None`: no push backoff).
+    pub push_backoff: Sourced<Option<PushBackoff>>,
+}
+
+/// Push backoff: after a failed push the subscription pauses delivery, for `initial_ms` and
+/// then twice as long after each further failure up to `max_ms`; a success ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushBackoff {
+    pub initial_ms: u64,
+    pub max_ms: u64,
 }
 
 /// How a delivered message is hidden from other consumers and when it comes back.

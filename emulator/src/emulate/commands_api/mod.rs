@@ -22,8 +22,10 @@
 //! travel as `storage` bodies with `local` presigned requests into the payload directory;
 //! so do large responses (`<payload_dir>/<commandId>/{params,response}`). Storage-mode *creates* (upstream's upload flow,
 //! `PENDING_UPLOAD` and `upload-complete`) are not served: any size may be sent inline.
-//! Deadlines, leases and expirations are in the engine's (virtual) time. Every change
-//! calls the configured wake-up so the real-time driver runs the timers it armed.
+//! Deadlines, leases and expirations are in the engine's (virtual) time. Every change is on
+//! disk before it is answered (with a store) and calls the configured wake-up so the
+//! real-time driver runs the timers it armed. Payload files are read and written off the
+//! async runtime.
 
 pub mod base64;
 mod client;
@@ -43,7 +45,9 @@ use axum::routing::{get, post, put};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 
-use crate::engine::{SharedSim, Sim};
+use super::state::EngineHandle;
+use super::state::store::StoreError;
+use crate::engine::Sim;
 pub use client::{CommandsClient, CommandsClientError};
 use error::ApiError;
 use payloads::Payloads;
@@ -70,7 +74,7 @@ pub struct CommandsApiConfig {
 
 #[derive(Clone)]
 struct CommandsApi {
-    sim: SharedSim,
+    engine: EngineHandle,
     inner: Arc<Inner>,
 }
 
@@ -83,11 +87,12 @@ struct Inner {
     response_tokens: Mutex<HashMap<String, String>>,
 }
 
-/// The routes above, over `sim`, ready to merge into the control listener's router.
-pub fn router(sim: SharedSim, config: CommandsApiConfig) -> Router {
-    let inline_max = lock(&sim).profile().commands.inline_max_bytes.value;
+/// The routes above, over `engine`, ready to merge into the control listener's router.
+pub fn router(engine: impl Into<EngineHandle>, config: CommandsApiConfig) -> Router {
+    let engine = engine.into();
+    let inline_max = engine.lock().profile().commands.inline_max_bytes.value;
     let api = CommandsApi {
-        sim,
+        engine,
         inner: Arc::new(Inner {
             deployment_id: config.deployment_id,
             token: config.token,
@@ -112,7 +117,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl CommandsApi {
     fn sim(&self) -> MutexGuard<'_, Sim> {
-        lock(&self.sim)
+        self.engine.lock()
+    }
+
+    /// Runs `op` on the engine; answers once its changes are on disk.
+    async fn apply<T>(&self, op: impl FnOnce(&mut Sim) -> T) -> Result<T, ApiError> {
+        self.engine.apply(op).await.map_err(stored)
+    }
+
+    /// Runs blocking payload-file work off the async runtime.
+    async fn payload_io<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Payloads) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner.payloads))
+            .await
+            .map_err(|e| ApiError::internal(format!("payload file task: {e}")))?
     }
 
     fn wake(&self) {
@@ -176,6 +197,10 @@ impl CommandsApi {
         tokens.insert(command_id.to_string(), token.clone());
         Ok(token)
     }
+}
+
+fn stored(err: StoreError) -> ApiError {
+    ApiError::internal(err.to_string())
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

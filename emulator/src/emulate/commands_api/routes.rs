@@ -94,28 +94,29 @@ pub(super) async fn create(
     check_name(&request.command)?;
     let inline_max = api.inner.payloads.inline_max();
     let params = decode_params(request.params, inline_max)?;
-    let created = {
-        let mut sim = api.sim();
-        let now = sim.now();
-        if let Some(deadline) = request.deadline.filter(|d| *d <= now) {
-            return Err(ApiError::new(
-                "INVALID_COMMAND",
-                format!(
-                    "deadline: {} is not in the future (emulator now {})",
-                    rfc3339(deadline),
-                    rfc3339(now)
-                ),
-            ));
-        }
-        sim.create_command_request(
-            request.target_resource_id.as_deref(),
-            &request.command,
-            params,
-            request.deadline,
-            request.idempotency_key.as_deref(),
-        )
-        .map_err(|e| ApiError::new(e.code(), format!("targetResourceId: {e}")))?
-    };
+    let created = api
+        .apply(|sim| {
+            let now = sim.now();
+            if let Some(deadline) = request.deadline.filter(|d| *d <= now) {
+                return Err(ApiError::new(
+                    "INVALID_COMMAND",
+                    format!(
+                        "deadline: {} is not in the future (emulator now {})",
+                        rfc3339(deadline),
+                        rfc3339(now)
+                    ),
+                ));
+            }
+            sim.create_command_request(
+                request.target_resource_id.as_deref(),
+                &request.command,
+                params,
+                request.deadline,
+                request.idempotency_key.as_deref(),
+            )
+            .map_err(|e| ApiError::new(e.code(), format!("targetResourceId: {e}")))
+        })
+        .await??;
     api.wake();
     Ok(Json(CreateCommandResponse {
         command_id: created.command_id,
@@ -131,22 +132,26 @@ pub(super) async fn status(
     State(api): State<CommandsApi>,
     Path(command_id): Path<String>,
 ) -> Result<Json<CommandStatusResponse>, ApiError> {
-    let (status, now) = {
-        let mut sim = api.sim();
-        (sim.refresh_command_status(&command_id), sim.now())
-    };
+    let (status, now) = api
+        .apply(|sim| (sim.refresh_command_status(&command_id), sim.now()))
+        .await?;
     api.wake();
     let status = status
         .ok_or_else(|| ApiError::new("COMMAND_NOT_FOUND", format!("no command '{command_id}'")))?;
     let response = match status.response {
         None => None,
-        Some(Ok(bytes)) => Some(ResponseOut::Success {
-            response: api
-                .inner
-                .payloads
-                .response_body(&command_id, &bytes, now)
-                .map_err(io_error("writing the response file"))?,
-        }),
+        Some(Ok(bytes)) => {
+            let id = command_id.clone();
+            Some(ResponseOut::Success {
+                response: api
+                    .payload_io(move |payloads| {
+                        payloads
+                            .response_body(&id, &bytes, now)
+                            .map_err(io_error("writing the response file"))
+                    })
+                    .await?,
+            })
+        }
         Some(Err(failure)) => Some(ResponseOut::Error {
             code: failure.code,
             message: failure.message,
@@ -187,28 +192,35 @@ pub(super) async fn lease(
     if request.lease_seconds == 0 {
         return Err(ApiError::invalid("leaseSeconds", "must be at least 1"));
     }
-    let (grants, now) = {
-        let mut sim = api.sim();
-        let grants = sim
-            .lease_commands(
-                &request.target.resource_id,
-                request.max_leases,
-                request.lease_seconds,
-            )
-            .map_err(|e| ApiError::new(e.code(), format!("target.resourceId: {e}")))?;
-        (grants, sim.now())
-    };
+    let (grants, now) = api
+        .apply(|sim| {
+            let grants = sim
+                .lease_commands(
+                    &request.target.resource_id,
+                    request.max_leases,
+                    request.lease_seconds,
+                )
+                .map_err(|e| ApiError::new(e.code(), format!("target.resourceId: {e}")))?;
+            Ok::<_, ApiError>((grants, sim.now()))
+        })
+        .await??;
     api.wake();
-    let payloads = &api.inner.payloads;
+    let inline_max = api.inner.payloads.inline_max();
     let mut leases = Vec::with_capacity(grants.len());
     for grant in grants {
         let id = grant.command_id;
-        let params = payloads
-            .params_body(&id, &grant.params, now)
-            .map_err(io_error("writing the params file"))?;
-        let upload = payloads
-            .upload_request(&id, now)
-            .map_err(io_error("preparing the response directory"))?;
+        let (file_id, grant_params) = (id.clone(), grant.params);
+        let (params, upload) = api
+            .payload_io(move |payloads| {
+                let params = payloads
+                    .params_body(&file_id, &grant_params, now)
+                    .map_err(io_error("writing the params file"))?;
+                let upload = payloads
+                    .upload_request(&file_id, now)
+                    .map_err(io_error("preparing the response directory"))?;
+                Ok((params, upload))
+            })
+            .await?;
         let expires = after(now, RESPONSE_CREDENTIAL_LIFETIME).timestamp();
         let token = api.response_token(&id)?;
         leases.push(LeaseInfo {
@@ -229,7 +241,7 @@ pub(super) async fn lease(
                 command: grant.name,
                 params,
                 response_handling: ResponseHandling {
-                    max_inline_bytes: payloads.inline_max(),
+                    max_inline_bytes: inline_max,
                     submit_response_url: format!(
                         "/commands/{id}/response?response_token={token}&expires={expires}"
                     ),
@@ -249,8 +261,8 @@ pub(super) async fn release(
 ) -> Result<Json<StateReply>, ApiError> {
     api.authorize(&headers)?;
     let status = api
-        .sim()
-        .release_lease(&lease_id)
+        .apply(|sim| sim.release_lease(&lease_id))
+        .await?
         .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     api.wake();
     Ok(Json(status.into()))
@@ -279,23 +291,27 @@ pub(super) async fn submit(
             .map_err(|e| ApiError::invalid("response.inlineBase64", e))?),
         SubmitResponseRequest::Success {
             response: BodyIn::Storage { size },
-        } => Ok(uploaded_response(&api.inner.payloads, &command_id, size)?),
+        } => {
+            let id = command_id.clone();
+            Ok(api
+                .payload_io(move |payloads| uploaded_response(payloads, &id, size))
+                .await?)
+        }
         SubmitResponseRequest::Error {
             code,
             message,
             details,
         } => Err((code, message, details)),
     };
-    let status = {
-        let mut sim = api.sim();
-        match response {
+    let status = api
+        .apply(|sim| match response {
             Ok(bytes) => sim.submit_command_success(&command_id, bytes),
             Err((code, message, details)) => {
                 sim.submit_command_error(&command_id, &code, &message, details)
             }
-        }
-    }
-    .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        })
+        .await?
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
     api.wake();
     Ok(Json(status.into()))
 }

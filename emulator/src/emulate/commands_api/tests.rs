@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::emulate::control::{self, ControlState};
+use crate::engine::SharedSim;
 use crate::engine::commands::tests::{commands_sim, commands_stack};
 use crate::engine::{CommandState, HandlerResult, shared};
 

@@ -16,6 +16,7 @@ use crate::emulate::driver::Driver;
 use crate::emulate::host::env::inherited_to_remove;
 use crate::emulate::host::process::{AppProcess, GroupSignal};
 use crate::emulate::host::{LogSink, ProcessExit, ProcessSpec};
+use crate::emulate::processes::ProcessHook;
 use crate::engine::{
     DaemonAction, DaemonProcessExit, DaemonSignal, DaemonState, DaemonStatus, SharedSim,
 };
@@ -107,6 +108,8 @@ struct Inner {
     wake: Arc<Notify>,
     sink: LogSink,
     slots: Mutex<BTreeMap<String, Slot>>,
+    /// Told of every daemon process start and exit.
+    hook: Mutex<Option<ProcessHook>>,
     /// Shutting down: exits are no longer reported and no new process starts.
     closing: AtomicBool,
 }
@@ -126,6 +129,7 @@ impl DaemonRunner {
                 wake: driver.waker(),
                 sink,
                 slots: Mutex::new(BTreeMap::new()),
+                hook: Mutex::new(None),
                 closing: AtomicBool::new(false),
             }),
         }
@@ -138,6 +142,12 @@ impl DaemonRunner {
             .entry(daemon.to_string())
             .or_default()
             .spec = Some(spec);
+    }
+
+    /// Tells `hook` of every daemon process spawned from now on (with the daemon id) and of
+    /// its exit, so the emulator can record its children ([`crate::emulate::processes`]).
+    pub fn set_process_hook(&self, hook: ProcessHook) {
+        *self.inner.hook.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     /// Executes actions until the sender is dropped.
@@ -181,6 +191,7 @@ impl DaemonRunner {
     }
 
     fn start(&self, daemon: String, epoch: u64, startup_check: Duration) {
+        let hook = self.inner.hook();
         let spawned = {
             let mut slots = self.inner.slots();
             let slot = slots.entry(daemon.clone()).or_default();
@@ -195,6 +206,7 @@ impl DaemonRunner {
                     &spec.env,
                     &inherited_to_remove(),
                     self.inner.sink.clone(),
+                    hook.as_ref(),
                 )
                 .map_err(|e| format!("spawn failed: {e}")),
                 None => Err("spawn failed: no command prepared for this daemon".to_string()),
@@ -314,6 +326,10 @@ impl DaemonRunner {
 impl Inner {
     fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hook(&self) -> Option<ProcessHook> {
+        self.hook.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn lock_sim(&self) -> MutexGuard<'_, crate::engine::Sim> {

@@ -16,6 +16,7 @@ use crate::clock::ScaledClock;
 use crate::emulate::config::EmulateConfig;
 use crate::emulate::driver::Driver;
 use crate::emulate::host::{LogLine, LogSink, ProcessSpec};
+use crate::emulate::processes::ProcessNote;
 use crate::engine::duration_serde::format_duration;
 use crate::engine::{DaemonState, Kind, Sim, SimConfig, shared};
 use crate::profile::Profile;
@@ -356,4 +357,31 @@ async fn a_missing_command_is_a_failed_start() {
         "{view:?}"
     );
     assert!(view.table_detail().contains("spawn failed"), "{view:?}");
+}
+
+/// The runner tells its process hook of every daemon process: the start with the daemon id,
+/// then the exit with the same pid once the process was waited for.
+#[tokio::test]
+async fn the_process_hook_sees_each_daemon_start_and_exit() {
+    let h = Harness::script(Platform::Local, "exit 0");
+    let (tx, mut notes) = mpsc::unbounded_channel();
+    h.runner.set_process_hook(Arc::new(move |note| {
+        let _ = tx.send(note);
+    }));
+    h.driver.tick();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let note = tokio::time::timeout(PROCESS_WAIT, notes.recv())
+            .await
+            .unwrap_or_else(|_| panic!("two process notes in time; saw {seen:?}"))
+            .expect("hook channel open");
+        seen.push(note);
+    }
+    let ProcessNote::Started { pid, resource } = &seen[0] else {
+        panic!("the first note is the start: {seen:?}");
+    };
+    assert_eq!(resource, "agent");
+    assert!(*pid > 0);
+    assert_eq!(seen[1], ProcessNote::Exited { pid: *pid });
+    h.until_count(Kind::DaemonExited, 1).await;
 }

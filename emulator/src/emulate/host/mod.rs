@@ -22,11 +22,11 @@ pub mod process;
 mod supervisor;
 pub mod tasks;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 
-use crate::engine::Event;
+use crate::{emulate::processes::ProcessHook, engine::Event};
 pub use error::{HostError, StartupStage};
 pub use process::{LogLine, LogSink, LogStream, ProcessExit, ProcessSpec};
 pub use tasks::TaskOutcome;
@@ -37,7 +37,7 @@ pub const STARTUP_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_WORKER_TIMEOUT_SECONDS: u32 = 180;
 
 /// How to host one worker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Worker id: `ALIEN_CURRENT_WORKER_BINDING_NAME`, the log prefix and the name in errors.
     pub worker: String,
@@ -61,6 +61,9 @@ pub struct HostConfig {
     pub log_sink: LogSink,
     /// Lifecycle notifications (starts, exits, restarts).
     pub events: Option<mpsc::UnboundedSender<WorkerEvent>>,
+    /// Told of every app process spawned (with the worker id) and of its exit, so the
+    /// emulator can record its children ([`crate::emulate::processes`]).
+    pub process_hook: Option<ProcessHook>,
 }
 
 impl HostConfig {
@@ -76,12 +79,34 @@ impl HostConfig {
             restart_on_crash: true,
             log_sink: LogSink::default(),
             events: None,
+            process_hook: None,
         }
     }
 
     /// How long a delivery waits for a (re)starting app before giving up.
     fn ready_wait(&self) -> Duration {
         self.http_register_timeout + self.subscriber_timeout + Duration::from_secs(10)
+    }
+}
+
+impl fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("worker", &self.worker)
+            .field("process", &self.process)
+            .field("transport", &self.transport)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("http_register_timeout", &self.http_register_timeout)
+            .field("subscriber_timeout", &self.subscriber_timeout)
+            .field("stop_grace", &self.stop_grace)
+            .field("restart_on_crash", &self.restart_on_crash)
+            .field("log_sink", &self.log_sink)
+            .field("events", &self.events)
+            .field(
+                "process_hook",
+                &self.process_hook.as_ref().map(|_| "ProcessHook"),
+            )
+            .finish()
     }
 }
 

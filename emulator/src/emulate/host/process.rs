@@ -6,6 +6,10 @@
 //! daemon supervisor gives the child its own process group, stops it with SIGTERM then
 //! SIGKILL to the group, and sweeps the group with SIGKILL when the child exits by itself
 //! (upstream-runtime-and-bindings.md §4.2).
+//!
+//! On Linux the app also dies with the emulator (`PR_SET_PDEATHSIG`, [`AppProcess::spawn`]),
+//! so a `kill -9` of the emulator leaves no app holding its port; elsewhere the next start
+//! reaps what a previous run left behind ([`crate::emulate::processes`]).
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -21,6 +25,8 @@ use tokio::{
     process::{Child, Command},
     sync::{mpsc, watch},
 };
+
+use crate::emulate::processes::{ProcessHook, ProcessNote};
 
 /// How to start the app: the worker's command line, working directory and the caller's env
 /// (bindings JSON and the worker's `environment`; the host adds the protocol contract).
@@ -191,13 +197,22 @@ pub struct AppProcess {
 }
 
 impl AppProcess {
-    /// Spawns `spec` with `env` on top of the inherited environment minus `remove`.
+    /// Spawns `spec` with `env` on top of the inherited environment minus `remove`, and
+    /// tells `hook` of the start and, once the process was waited for, of its exit.
+    ///
+    /// On Linux the child gets SIGKILL when its parent dies (prctl(2), `PR_SET_PDEATHSIG`).
+    /// prctl(2): the "parent" is the *thread* that forked the child, so this must run on a
+    /// thread that lives as long as the emulator: a tokio worker thread or the thread of
+    /// `block_on` (they live as long as the runtime), never `spawn_blocking` or
+    /// `block_in_place`, whose threads end when idle. Other unix systems have no such signal
+    /// here; the reaper ([`crate::emulate::processes::reap`]) ends leftovers at the next start.
     pub fn spawn(
         worker: &str,
         spec: &ProcessSpec,
         env: &BTreeMap<String, String>,
         remove: &[String],
         sink: LogSink,
+        hook: Option<&ProcessHook>,
     ) -> std::io::Result<Self> {
         let mut command = Command::new(spec.program());
         command
@@ -215,9 +230,19 @@ impl AppProcess {
         command.envs(env);
         #[cfg(unix)]
         command.process_group(0);
+        #[cfg(target_os = "linux")]
+        die_with_parent(&mut command);
 
         let mut child = command.spawn()?;
         let pid = child.id().unwrap_or(0);
+        let hook = hook.cloned();
+        notify(
+            hook.as_ref(),
+            ProcessNote::Started {
+                pid,
+                resource: worker.to_string(),
+            },
+        );
         let recent = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LINES)));
         let pumps = [
             child
@@ -238,6 +263,16 @@ impl AppProcess {
         let waited = wait_child(child, kill_rx);
         tokio::spawn(async move {
             let status = waited.await;
+            if status.is_ok() {
+                notify(hook.as_ref(), ProcessNote::Exited { pid });
+            }
+            let status = status.map_or(
+                ProcessExit {
+                    code: None,
+                    signal: None,
+                },
+                ProcessExit::from_status,
+            );
             for pump in pumps.into_iter().flatten() {
                 let _ = tokio::time::timeout(PIPE_DRAIN, pump).await;
             }
@@ -304,33 +339,53 @@ impl AppProcess {
 /// Waits for the child, then sweeps its process group with SIGKILL so no grandchild
 /// outlives it (upstream-runtime-and-bindings.md §4.2).
 #[cfg(unix)]
-async fn wait_child(mut child: Child, pid: u32) -> ProcessExit {
+async fn wait_child(mut child: Child, pid: u32) -> std::io::Result<std::process::ExitStatus> {
     let status = child.wait().await;
     signal_group(pid, GroupSignal::Kill);
-    match status {
-        Ok(status) => ProcessExit::from_status(status),
-        Err(_) => ProcessExit {
-            code: None,
-            signal: None,
-        },
-    }
+    status
 }
 
 #[cfg(not(unix))]
-async fn wait_child(mut child: Child, mut kill: watch::Receiver<bool>) -> ProcessExit {
-    let status = tokio::select! {
+async fn wait_child(
+    mut child: Child,
+    mut kill: watch::Receiver<bool>,
+) -> std::io::Result<std::process::ExitStatus> {
+    tokio::select! {
         status = child.wait() => status,
         _ = kill.wait_for(|kill| *kill) => {
             let _ = child.start_kill();
             child.wait().await
         }
-    };
-    match status {
-        Ok(status) => ProcessExit::from_status(status),
-        Err(_) => ProcessExit {
-            code: None,
-            signal: None,
-        },
+    }
+}
+
+fn notify(hook: Option<&ProcessHook>, note: ProcessNote) {
+    if let Some(hook) = hook {
+        hook(note);
+    }
+}
+
+/// Makes the child die with the emulator: `PR_SET_PDEATHSIG` = SIGKILL (prctl(2)). If the
+/// emulator died between the fork and the prctl, the signal never comes (prctl(2): it is
+/// sent when the parent dies *afterwards*), which shows as a new parent pid (getppid(2)):
+/// the child then kills itself, as the signal would have.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use rustix::process::{Signal, getpid, getppid, kill_process, set_parent_process_death_signal};
+    let parent = getpid();
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe operations are allowed (signal-safety(7)). It makes raw syscalls
+    // through rustix (prctl, getppid, getpid, kill), allocates nothing, takes no lock, and
+    // builds its error from a raw errno (`io::Error::from_raw_os_error` does not allocate).
+    unsafe {
+        command.pre_exec(move || {
+            set_parent_process_death_signal(Some(Signal::KILL))?;
+            if getppid() != Some(parent) {
+                let _ = kill_process(getpid(), Signal::KILL);
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -439,6 +494,7 @@ mod tests {
             &spec.env,
             &["ALIEN_SHOULD_NOT_EXIST".to_string()],
             LogSink::channel(tx),
+            None,
         )
         .expect("spawn sh");
         let status = tokio::time::timeout(Duration::from_secs(10), process.wait())
@@ -469,8 +525,8 @@ mod tests {
             .arg("-c")
             .arg("sleep 30 & echo started; wait");
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let process =
-            AppProcess::spawn("w", &spec, &spec.env, &[], LogSink::channel(tx)).expect("spawn sh");
+        let process = AppProcess::spawn("w", &spec, &spec.env, &[], LogSink::channel(tx), None)
+            .expect("spawn sh");
         let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .expect("output")
@@ -481,5 +537,84 @@ mod tests {
             .await
             .expect("group terminated");
         assert_eq!(status.signal, Some(15), "{status}");
+    }
+
+    /// Set in the re-executed test binary that stands in for the emulator.
+    #[cfg(target_os = "linux")]
+    const STAND_IN_ENV: &str = "ALIEN_PDEATHSIG_CHILD";
+    /// How the stand-in reports its app's pid on stdout.
+    #[cfg(target_os = "linux")]
+    const APP_PID: &str = "app pid: ";
+
+    /// The failure: `kill -9` of the emulator left its app running. This test
+    /// re-executes its own binary (running only this test, with [`STAND_IN_ENV`]) as a
+    /// stand-in emulator that spawns `sleep 1000` through [`AppProcess::spawn`], then
+    /// SIGKILLs the stand-in. SIGKILL runs no destructor (no `kill_on_drop`, no runtime
+    /// drop), and the app leads its own process group, so only `PR_SET_PDEATHSIG` can end
+    /// it; the test polls the OS (bounded) until it is gone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn killing_the_emulator_kills_its_apps() {
+        if std::env::var_os(STAND_IN_ENV).is_some() {
+            stand_in_emulator();
+            return;
+        }
+        use crate::emulate::processes::{ProcessRecord, is_alive, start_ticks};
+        use std::io::BufRead;
+
+        let name = module_path!()
+            .split_once("::")
+            .map(|(_, path)| format!("{path}::killing_the_emulator_kills_its_apps"))
+            .expect("a crate path");
+        let mut emulator = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--exact", &name, "--nocapture", "--test-threads=1"])
+            .env(STAND_IN_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the stand-in emulator");
+        let stdout = emulator.stdout.take().expect("piped stdout");
+        let pid = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            // libtest prints `test <name> ... ` before it, on the same line.
+            .find_map(|line| line.split_once(APP_PID)?.1.trim().parse::<u32>().ok())
+            .expect("the stand-in reports its app's pid");
+        let app = ProcessRecord {
+            pid,
+            start_ticks: start_ticks(pid).expect("the app runs"),
+            resource: "w".into(),
+        };
+        assert!(is_alive(&app));
+
+        emulator.kill().expect("SIGKILL the stand-in");
+        emulator.wait().expect("reap the stand-in");
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while is_alive(&app) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let survived = is_alive(&app);
+        if survived {
+            signal_group(pid, GroupSignal::Kill);
+        }
+        assert!(!survived, "the app outlived the emulator's SIGKILL");
+    }
+
+    /// The stand-in emulator: spawns the app on this thread (which lives until SIGKILL),
+    /// reports its pid, and waits to be killed (bounded, should the test not kill it).
+    #[cfg(target_os = "linux")]
+    fn stand_in_emulator() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let spec = ProcessSpec::new("sleep").arg("1000");
+            let app = AppProcess::spawn("w", &spec, &spec.env, &[], LogSink::stderr(), None)
+                .expect("spawn sleep");
+            println!("{APP_PID}{}", app.pid());
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
     }
 }

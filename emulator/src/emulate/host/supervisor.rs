@@ -276,6 +276,7 @@ impl Inner {
             &child_env,
             &env::inherited_to_remove(),
             config.log_sink.clone(),
+            config.process_hook.as_ref(),
         )
         .map_err(|source| HostError::Spawn {
             worker: self.worker(),
@@ -528,5 +529,62 @@ mod tests {
         assert_eq!(backoff(3), Duration::from_millis(200));
         assert_eq!(backoff(8), Duration::from_millis(5000));
         assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    /// The host tells its process hook of every app process: the first start with the
+    /// worker id, the exit of a crashed process, the restart, and the exit on stop.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_process_hook_sees_starts_restarts_and_exits() {
+        use crate::emulate::host::{ProcessSpec, WorkerHost};
+        use crate::emulate::processes::ProcessNote;
+
+        const BOUND: Duration = Duration::from_secs(20);
+        let (tx, mut notes) = tokio::sync::mpsc::unbounded_channel();
+        // Never connects: each start-up wait runs out (a warning) and the app counts as up.
+        let mut config = HostConfig::new("w", ProcessSpec::new("sleep").arg("1000"));
+        config.http_register_timeout = Duration::from_millis(50);
+        config.subscriber_timeout = Duration::from_millis(50);
+        config.log_sink = super::super::LogSink::from_fn(|_| {});
+        config.process_hook = Some(Arc::new(move |note| {
+            let _ = tx.send(note);
+        }));
+        let host = WorkerHost::start(config).await.expect("start");
+        let first = host.pid().expect("running");
+        assert_eq!(
+            next_note(&mut notes).await,
+            ProcessNote::Started {
+                pid: first,
+                resource: "w".to_string()
+            }
+        );
+
+        host.kill_process();
+        assert_eq!(
+            next_note(&mut notes).await,
+            ProcessNote::Exited { pid: first }
+        );
+        let ProcessNote::Started { pid: second, .. } = next_note(&mut notes).await else {
+            panic!("a restart follows the crash");
+        };
+        assert_ne!(second, first);
+        host.wait_ready(BOUND).await.expect("restarted");
+        assert_eq!(host.pid(), Some(second));
+
+        host.stop(Duration::from_secs(5)).await.expect("stop");
+        assert_eq!(
+            next_note(&mut notes).await,
+            ProcessNote::Exited { pid: second }
+        );
+    }
+
+    #[cfg(unix)]
+    async fn next_note(
+        notes: &mut tokio::sync::mpsc::UnboundedReceiver<crate::emulate::processes::ProcessNote>,
+    ) -> crate::emulate::processes::ProcessNote {
+        tokio::time::timeout(Duration::from_secs(20), notes.recv())
+            .await
+            .expect("a process note in time")
+            .expect("hook channel open")
     }
 }

@@ -47,6 +47,10 @@ pub(super) enum OwnerError {
         operation: Operation,
         source: ProviderError,
     },
+    /// The change could not be written to the state file, so it is not confirmed (the app's
+    /// client sees an internal, retryable error).
+    #[error("{0}")]
+    Store(crate::emulate::state::store::StoreError),
 }
 
 fn too_large_message(declared: Option<u64>) -> String {
@@ -121,6 +125,11 @@ impl OwnerError {
                 )
             },
             OwnerError::Engine { operation, source } => engine_error(*operation, source),
+            OwnerError::Store(_) => AlienError {
+                retryable: true,
+                internal: true,
+                ..plain("INTERNAL_ERROR", StatusCode::INTERNAL_SERVER_ERROR)
+            },
         }
     }
 }

@@ -24,7 +24,7 @@ pub(crate) mod tokens;
 mod wire;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 
 use alien_providers::limits::{MAX_MESSAGE_BYTES, MAX_RECEIVE_BATCH};
 use alien_providers::{ErrorKind, ProviderError};
@@ -39,7 +39,8 @@ use axum::routing::post;
 use tokio::net::TcpListener;
 
 use super::iam::{Iam, Operation as IamOperation};
-use crate::engine::{SendVia, SharedSim, Sim, SimError};
+use super::state::EngineHandle;
+use crate::engine::{SendVia, Sim, SimError};
 use error::{OwnerError, engine_error};
 pub use tokens::{Caller, QueueTokens};
 use wire::{Message, Operation, QueueAckResult, QueueRequest, QueueSendResult, Stats};
@@ -68,40 +69,34 @@ pub enum QueueOwnerError {
 /// The shared state of the owner's route: the simulation and the queue tokens.
 #[derive(Clone)]
 pub struct QueueOwner {
-    sim: SharedSim,
+    engine: EngineHandle,
     tokens: Arc<QueueTokens>,
-    after_change: Option<AfterChange>,
     iam: Option<Arc<Iam>>,
 }
 
-/// Called with the engine (still locked) after each operation, e.g. to persist it.
-pub type AfterChange = Arc<dyn Fn(&Sim) + Send + Sync>;
-
 impl QueueOwner {
-    /// An owner for every queue in `tokens`; each must exist in `sim`.
-    /// Runs `after` after every operation, with the engine still locked.
-    pub fn with_after_change(mut self, after: AfterChange) -> QueueOwner {
-        self.after_change = Some(after);
-        self
-    }
-
     /// Checks every workload's call against its permissions, as the platform's IAM would.
     pub fn with_iam(mut self, iam: Arc<Iam>) -> QueueOwner {
         self.iam = Some(iam);
         self
     }
 
-    pub fn new(sim: SharedSim, tokens: QueueTokens) -> Result<QueueOwner, QueueOwnerError> {
+    /// An owner for every queue in `tokens` over `engine` (a shared simulation, or one with
+    /// a store: then each reply leaves once its change is on disk); each queue must exist.
+    pub fn new(
+        engine: impl Into<EngineHandle>,
+        tokens: QueueTokens,
+    ) -> Result<QueueOwner, QueueOwnerError> {
+        let engine = engine.into();
         {
-            let guard = lock(&sim);
+            let guard = engine.lock();
             if let Some(missing) = tokens.queues().find(|q| guard.queue_stats(q).is_err()) {
                 return Err(QueueOwnerError::UnknownQueue(missing.to_owned()));
             }
         }
         Ok(QueueOwner {
-            sim,
+            engine,
             tokens: Arc::new(tokens),
-            after_change: None,
             iam: None,
         })
     }
@@ -142,86 +137,86 @@ impl QueueOwner {
                     denied,
                 })?;
         }
-        self.execute(queue, request)
-    }
-
-    /// Runs one decoded request against the engine, under one lock (§4.5).
-    fn execute(&self, queue: &str, request: QueueRequest) -> Result<Response, OwnerError> {
-        let operation = request.operation();
-        let fail = |e: SimError| engine_failure(queue, operation, e);
-        let mut sim = lock(&self.sim);
-        let response = match request {
-            QueueRequest::Send { message } => {
-                sim.send(queue, message, SendVia::Binding).map_err(fail)?;
-                Json(()).into_response()
-            }
-            QueueRequest::SendBatch { messages } => {
-                let results = messages
-                    .into_iter()
-                    .map(|message| send_item(&mut sim, queue, message))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Json(results).into_response()
-            }
-            QueueRequest::Receive { max_messages } => {
-                let max = u32::try_from(max_messages)
-                    .map_err(|_| fail(batch_size_error(max_messages).into()))?;
-                let messages: Vec<Message> = sim
-                    .receive(queue, max, None)
-                    .map_err(fail)?
-                    .into_iter()
-                    .map(|r| Message {
-                        payload: r.payload,
-                        receipt_handle: r.receipt,
-                        attempt: r.attempt,
-                    })
-                    .collect();
-                Json(messages).into_response()
-            }
-            QueueRequest::Ack { receipt } => {
-                sim.ack(queue, &receipt).map_err(fail)?;
-                Json(()).into_response()
-            }
-            QueueRequest::AckBatch { receipts } => {
-                let results = receipts
-                    .iter()
-                    .map(|receipt| ack_item(&mut sim, queue, receipt))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Json(results).into_response()
-            }
-            QueueRequest::Nack { receipt } => {
-                sim.nack(queue, &receipt).map_err(fail)?;
-                Json(()).into_response()
-            }
-            QueueRequest::Renew {
-                receipt,
-                duration_seconds,
-            } => {
-                let duration = std::time::Duration::from_secs(u64::from(duration_seconds));
-                sim.renew(queue, &receipt, duration).map_err(fail)?;
-                Json(()).into_response()
-            }
-            QueueRequest::Purge => {
-                sim.purge(queue).map_err(fail)?;
-                Json(()).into_response()
-            }
-            QueueRequest::Stats => {
-                let stats = sim.queue_stats(queue).map_err(fail)?;
-                let (visible, in_flight) = (stats.visible as u64, stats.in_flight as u64);
-                Json(Stats {
-                    total: visible + in_flight,
-                    visible,
-                    in_flight,
-                    delayed: 0,
-                })
-                .into_response()
-            }
-        };
+        let (response, durable) = self
+            .engine
+            .apply_deferred(|sim| execute(sim, queue, request), false);
         // Durable before the app hears back: a send or ack survives `kill -9`.
-        if let Some(after) = &self.after_change {
-            after(&sim);
-        }
-        Ok(response)
+        durable.wait().await.map_err(OwnerError::Store)?;
+        response
     }
+}
+
+/// Runs one decoded request against the engine, under one lock (§4.5).
+fn execute(sim: &mut Sim, queue: &str, request: QueueRequest) -> Result<Response, OwnerError> {
+    let operation = request.operation();
+    let fail = |e: SimError| engine_failure(queue, operation, e);
+    let response = match request {
+        QueueRequest::Send { message } => {
+            sim.send(queue, message, SendVia::Binding).map_err(fail)?;
+            Json(()).into_response()
+        }
+        QueueRequest::SendBatch { messages } => {
+            let results = messages
+                .into_iter()
+                .map(|message| send_item(sim, queue, message))
+                .collect::<Result<Vec<_>, _>>()?;
+            Json(results).into_response()
+        }
+        QueueRequest::Receive { max_messages } => {
+            let max = u32::try_from(max_messages)
+                .map_err(|_| fail(batch_size_error(max_messages).into()))?;
+            let messages: Vec<Message> = sim
+                .receive(queue, max, None)
+                .map_err(fail)?
+                .into_iter()
+                .map(|r| Message {
+                    payload: r.payload,
+                    receipt_handle: r.receipt,
+                    attempt: r.attempt,
+                })
+                .collect();
+            Json(messages).into_response()
+        }
+        QueueRequest::Ack { receipt } => {
+            sim.ack(queue, &receipt).map_err(fail)?;
+            Json(()).into_response()
+        }
+        QueueRequest::AckBatch { receipts } => {
+            let results = receipts
+                .iter()
+                .map(|receipt| ack_item(sim, queue, receipt))
+                .collect::<Result<Vec<_>, _>>()?;
+            Json(results).into_response()
+        }
+        QueueRequest::Nack { receipt } => {
+            sim.nack(queue, &receipt).map_err(fail)?;
+            Json(()).into_response()
+        }
+        QueueRequest::Renew {
+            receipt,
+            duration_seconds,
+        } => {
+            let duration = std::time::Duration::from_secs(u64::from(duration_seconds));
+            sim.renew(queue, &receipt, duration).map_err(fail)?;
+            Json(()).into_response()
+        }
+        QueueRequest::Purge => {
+            sim.purge(queue).map_err(fail)?;
+            Json(()).into_response()
+        }
+        QueueRequest::Stats => {
+            let stats = sim.queue_stats(queue).map_err(fail)?;
+            let (visible, in_flight) = (stats.visible as u64, stats.in_flight as u64);
+            Json(Stats {
+                total: visible + in_flight,
+                visible,
+                in_flight,
+                delayed: 0,
+            })
+            .into_response()
+        }
+    };
+    Ok(response)
 }
 
 /// The identity check a queue operation needs (upstream permission sets): purge and stats
@@ -265,10 +260,6 @@ async fn route(
         .handle(&queue, request)
         .await
         .unwrap_or_else(IntoResponse::into_response)
-}
-
-fn lock(sim: &SharedSim) -> MutexGuard<'_, Sim> {
-    sim.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

@@ -86,6 +86,16 @@ impl SqsError {
         )
     }
 
+    /// The change could not be written to the state file: SQS's `InternalError` (500), which
+    /// the SDKs retry.
+    pub fn not_saved(err: &crate::emulate::state::store::StoreError) -> SqsError {
+        SqsError::receiver(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            format!("The request could not be saved: {err}"),
+        )
+    }
+
     pub fn unknown_operation(operation: &str) -> SqsError {
         SqsError::sender(
             "UnknownOperationException",

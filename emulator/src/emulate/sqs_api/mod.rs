@@ -8,8 +8,9 @@
 //! accepted and not checked (any credentials work, as with moto): like the rest of the control
 //! API, the endpoint listens on loopback only. Queue URLs are
 //! `http://<Host>/000000000000/<name>`; any URL whose last path segment names a queue is
-//! accepted. Like `POST /queues/{q}/messages`, a call wakes trace long-polls; the driver's next
-//! tick (at most 250 ms later) persists the change and hands deliveries to workers.
+//! accepted. A reply leaves once what the call changed is on disk; like
+//! `POST /queues/{q}/messages`, a call wakes trace long-polls, and the driver's next tick
+//! hands deliveries to workers.
 //!
 //! Operations: CreateQueue, GetQueueUrl, ListQueues, SendMessage, SendMessageBatch,
 //! ReceiveMessage (long-polls in real time up to `WaitTimeSeconds`), DeleteMessage,
@@ -73,7 +74,15 @@ async fn handle(
             .into_response();
     };
     let host = host(&headers);
-    match call(&state, &host, operation, &body).await {
+    let answered = match call(&state, &host, operation, &body).await {
+        // Whatever the call changed (a failed call may have changed nothing) is on disk first.
+        Ok(reply) => match state.engine().apply(|_| ()).await {
+            Ok(()) => Ok(reply),
+            Err(err) => Err(SqsError::not_saved(&err)),
+        },
+        Err(err) => Err(err),
+    };
+    match answered {
         Ok(reply) => {
             state.notify_trace();
             let mut response = (StatusCode::OK, reply.to_string()).into_response();
