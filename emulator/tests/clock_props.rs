@@ -264,3 +264,44 @@ proptest! {
         prop_assert_eq!(running.next_deadline(), at_once.next_deadline());
     }
 }
+
+/// `alien emulate` after a restart (issue 10): the engine resumes at the saved instant plus
+/// the real time since it was written, at the saved time scale. Whatever the wall clock does
+/// (even when it went back), the resumed instant is never earlier than the saved one, nor
+/// earlier than any instant the crashed run could have reached after its last write (it moved
+/// at most `time_scale` virtual seconds per real second), so the clock never goes back.
+mod resume {
+    use alien_emulator::clock::{SavedClock, resume_instant};
+    use chrono::{DateTime, TimeDelta, Utc};
+    use proptest::prelude::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH + TimeDelta::days(20_000) + TimeDelta::milliseconds(ms)
+    }
+
+    proptest! {
+        #[test]
+        fn the_resumed_clock_never_goes_back(
+            travelled_ms in 0i64..40 * 86_400_000,
+            scale in prop_oneof![Just(1.0f64), 0.01f64..1000.0],
+            crash_after_ms in 0i64..3_600_000,
+            restart_after_ms in 0i64..86_400_000,
+            wall_back_ms in prop_oneof![Just(0i64), 0i64..86_400_000],
+        ) {
+            let wall = at(0);
+            let saved = SavedClock { now: at(travelled_ms), wall, time_scale: scale };
+            // The crashed run kept moving after its last write, at its scale.
+            let reached = saved.now + TimeDelta::microseconds(
+                (crash_after_ms as f64 * 1000.0 * scale) as i64,
+            );
+            let crash = at(crash_after_ms);
+            let restart = crash + TimeDelta::milliseconds(restart_after_ms);
+            let resumed = resume_instant(&saved, restart);
+            prop_assert!(resumed >= saved.now);
+            prop_assert!(resumed >= reached, "{resumed} < {reached}");
+            // A wall clock set back before the write: the saved instant itself.
+            let set_back = resume_instant(&saved, wall - TimeDelta::milliseconds(wall_back_ms + 1));
+            prop_assert_eq!(set_back, saved.now);
+        }
+    }
+}

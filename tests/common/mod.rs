@@ -203,3 +203,55 @@ pub fn wait_http_ok(url: &str) -> u16 {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The whole trace, paged (`GET /trace` answers at most 10 000 events at a time).
+pub fn trace_all(e: &Emulate) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let mut url = format!("{}/trace", e.control);
+        if let Some(last) = all.last() {
+            url.push_str(&format!("?after={}", last["seq"]));
+        }
+        let page = client()
+            .get(url)
+            .send()
+            .unwrap()
+            .json::<Vec<Value>>()
+            .unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// `alien ctl <args>` against the emulator; (exit code, stdout bytes, stderr text).
+pub fn ctl(e: &Emulate, args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_alien"))
+        .arg("ctl")
+        .args(["--url", &e.control])
+        .args(args)
+        .output()
+        .expect("run alien ctl");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether process `pid` is running (a zombie counts as gone).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z")
+        })
+        .unwrap_or(false)
+}

@@ -66,16 +66,18 @@ impl Driver {
         }
     }
 
-    /// Real processes a time-travel step waits for: attempts, and daemons starting or
-    /// stopping when a runner executes them.
-    fn in_flight(&self) -> usize {
+    /// The newest attempt with a real process now: a time-travel step waits for it and
+    /// every older one.
+    fn in_flight_now(&self) -> Option<u64> {
         let sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
-        let daemons = if self.daemon_actions.is_some() {
-            sim.daemons_in_transition()
-        } else {
-            0
-        };
-        sim.external_in_flight() + daemons
+        sim.newest_external_attempt()
+    }
+
+    /// Whether attempts up to `through` or daemon transitions are still with processes.
+    fn still_in_flight(&self, through: Option<u64>) -> bool {
+        let sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
+        let daemons = self.daemon_actions.is_some() && sim.daemons_in_transition() > 0;
+        daemons || through.is_some_and(|t| sim.external_in_flight_through(t) > 0)
     }
 
     /// Runs every timer due by the clock's now; returns the attempts for real processes
@@ -108,22 +110,32 @@ impl Driver {
     }
 
     /// Time travel with real processes: moves forward timer by timer and, whenever attempts
-    /// went to processes, waits (in real time, up to `patience` per step) for their answers
-    /// before moving on — so a jump over a lease expiry redelivers, and the app really
-    /// handles it, instead of every attempt timing out inside the jump. Likewise a daemon
-    /// (re)started inside the jump gets its startup check, and a stopped one the chance to
-    /// exit, before time moves on.
+    /// are with processes (handed over before the jump or by a step of it), waits (in real
+    /// time, up to `patience` per step) for their answers before moving on — so a jump over a
+    /// lease expiry redelivers, and the app really handles it, instead of every attempt
+    /// timing out inside the jump. Likewise a daemon (re)started inside the jump gets its
+    /// startup check, and a stopped one the chance to exit, before time moves on. The new
+    /// instant is on disk before it is returned.
     pub async fn travel(
         &self,
         by: Duration,
         patience: Duration,
     ) -> Result<chrono::DateTime<chrono::Utc>, crate::engine::SimError> {
-        let target = {
-            let sim = self.sim.lock().unwrap_or_else(|p| p.into_inner());
-            sim.now() + chrono::Duration::from_std(by).unwrap_or(chrono::TimeDelta::MAX)
+        let (mut now, target) = {
+            let sim = self.engine.lock();
+            let now = sim.now();
+            (
+                now,
+                now + chrono::Duration::from_std(by).unwrap_or(chrono::TimeDelta::MAX),
+            )
         };
         loop {
-            let (now, durable) = {
+            self.wake();
+            self.settle(patience).await;
+            if now >= target {
+                return Ok(now);
+            }
+            let durable = {
                 let mut sim = self.engine.lock();
                 let step = sim
                     .next_deadline()
@@ -131,23 +143,27 @@ impl Driver {
                     .unwrap_or(target);
                 sim.run_until(step)?;
                 self.hand_off_daemon_actions(&mut sim);
+                now = sim.now();
                 // The last step writes the clock even when nothing else changed: the new
                 // instant is answered, so it must survive a restart.
-                let now = sim.now();
-                (now, self.engine.hand_over(&mut sim, now >= target))
+                self.engine.hand_over(&mut sim, now >= target)
             };
             durable
                 .wait()
                 .await
                 .map_err(|e| crate::engine::SimError::Invalid(e.to_string()))?;
-            self.wake();
-            let waited = tokio::time::Instant::now();
-            while self.in_flight() > 0 && waited.elapsed() < patience {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            if now >= target {
-                return Ok(now);
-            }
+        }
+    }
+
+    /// Waits (real time, up to `patience`) until the attempts with processes when it began,
+    /// and any daemon transition, are over. Attempts that start meanwhile (traffic from
+    /// outside the jump) do not hold it up: under steady load there is never a moment with
+    /// none in flight.
+    async fn settle(&self, patience: Duration) {
+        let waited = tokio::time::Instant::now();
+        let through = self.in_flight_now();
+        while self.still_in_flight(through) && waited.elapsed() < patience {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

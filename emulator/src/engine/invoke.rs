@@ -325,11 +325,21 @@ impl Sim {
             .collect()
     }
 
-    /// Attempts handed to real processes that have not ended yet.
-    pub fn external_in_flight(&self) -> usize {
+    /// The id of the newest attempt handed to a real process that has not ended yet (ids
+    /// only grow, so every attempt started later has a larger one).
+    pub fn newest_external_attempt(&self) -> Option<u64> {
         self.invocations
-            .values()
-            .filter(|i| i.timer.is_some())
+            .iter()
+            .rev()
+            .find(|(_, i)| i.timer.is_some())
+            .map(|(id, _)| *id)
+    }
+
+    /// Attempts handed to real processes, up to id `through`, that have not ended yet.
+    pub fn external_in_flight_through(&self, through: u64) -> usize {
+        self.invocations
+            .range(..=through)
+            .filter(|(_, i)| i.timer.is_some())
             .count()
     }
 

@@ -39,6 +39,14 @@ pub(super) async fn resume(
     let path = plan.state_dir.join(STATE_FILE);
     let opened = path.clone();
     let (store, loaded, reaped, trace_pages) = run_blocking(move || open(&opened)).await?;
+    if let Some(version) = store.migrated_from() {
+        progress(&format!(
+            "migrated {} from state format v{version} to v{} (the v{version} file is kept as {})",
+            path.display(),
+            crate::emulate::state::store::FORMAT_VERSION,
+            crate::emulate::state::store::backup_path(&path).display()
+        ));
+    }
     for note in reap_notes(&reaped) {
         progress(&note);
     }

@@ -58,6 +58,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    migrated_from: Option<u32>,
 }
 
 impl Store {
@@ -105,19 +106,29 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
             .map_err(sqlite)?;
         conn.set_prepared_statement_cache_capacity(64);
+        let mut migrated_from = None;
         match format {
             schema::Format::Empty => {
                 let tx = conn.transaction().map_err(sqlite)?;
                 schema::create(&tx).map_err(sqlite)?;
                 tx.commit().map_err(sqlite)?;
             }
-            schema::Format::Version(1) => migrate::v1_to_v2(&mut conn, path).map_err(sqlite)?,
+            schema::Format::Version(1) => {
+                migrate::v1_to_v2(&mut conn, path).map_err(sqlite)?;
+                migrated_from = Some(1);
+            }
             _ => {}
         }
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            migrated_from,
         })
+    }
+
+    /// The format the file had when this build migrated it on opening, if it did.
+    pub fn migrated_from(&self) -> Option<u32> {
+        self.migrated_from
     }
 
     /// The saved state (with the newest `trace_window` trace events), if anything was saved.

@@ -43,6 +43,7 @@ fn a_v1_file_is_migrated_with_everything_in_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = v1_fixture(dir.path());
     let store = Store::open(&path).unwrap();
+    assert_eq!(store.migrated_from(), Some(1));
     assert!(backup_path(&path).exists(), "the v1 file is kept");
     let loaded = store.load(100).unwrap().expect("state");
     let state = &loaded.state;
@@ -94,6 +95,7 @@ fn a_v1_file_is_migrated_with_everything_in_it() {
     // Reopening finds v2 and does not migrate again.
     drop(store);
     let again = Store::open(&path).unwrap();
+    assert_eq!(again.migrated_from(), None);
     assert_eq!(again.load(100).unwrap().unwrap().state, loaded.state);
 }
 
