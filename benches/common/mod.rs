@@ -2,6 +2,8 @@
 //! benches/peers.rs): spawning and stopping it, process-tree RSS from `/proc`, readiness polls,
 //! medians and percentiles.
 
+#![allow(dead_code)] // Each bench uses its own subset.
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -49,10 +51,15 @@ pub fn client() -> Client {
 
 /// Resident set size of `pid` in KiB (None once it is gone).
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A KiB field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`...); None once `pid` is gone.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -169,36 +176,70 @@ pub struct Emulation {
     /// From spawning until the status table was printed and `GET /status` answered.
     pub ready: Duration,
     log: PathBuf,
+    /// The `--state-dir` it runs on.
+    pub state_dir: PathBuf,
     _state: tempfile::TempDir,
+}
+
+/// How to start `alien emulate`: which executable, stack and platform, and extra arguments.
+pub struct Launch {
+    /// The `alien` executable (default: the one this bench was built with).
+    pub exe: PathBuf,
+    /// The stack directory, relative to the workspace root.
+    pub stack: String,
+    pub platform: String,
+    /// An `alien-emulate.toml` to pass with `--config`.
+    pub config: Option<PathBuf>,
+    /// The `--stop-after` backstop.
+    pub stop_after: String,
+    /// More arguments after the ones above.
+    pub args: Vec<String>,
+}
+
+impl Launch {
+    /// [`STACK`] on `platform` with this build's `alien`, stopped after 3 minutes at most.
+    pub fn new(platform: &str) -> Launch {
+        Launch {
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_alien")),
+            stack: STACK.to_string(),
+            platform: platform.to_string(),
+            config: None,
+            stop_after: "3m".to_string(),
+            args: Vec::new(),
+        }
+    }
 }
 
 impl Emulation {
     /// Spawns `alien emulate` on `platform` and waits until the status table is printed and
     /// `GET /status` answers. `config`: an `alien-emulate.toml` to pass with `--config`.
     pub fn start(platform: &str, config: Option<&Path>) -> Result<Emulation> {
+        let mut launch = Launch::new(platform);
+        launch.config = config.map(Path::to_path_buf);
+        Emulation::launch(&launch)
+    }
+
+    /// Spawns `alien emulate` as `launch` says and waits until the status table is printed
+    /// and `GET /status` answers.
+    pub fn launch(launch: &Launch) -> Result<Emulation> {
         let state = tempfile::tempdir().map_err(|e| e.to_string())?;
         let log = state.path().join("emulate.log");
         let stderr = File::create(&log).map_err(|e| e.to_string())?;
         let state_dir = state.path().join("state");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_alien"));
+        let mut command = Command::new(&launch.exe);
         command
             .current_dir(repo())
-            .args([
-                "emulate",
-                STACK,
-                "--platform",
-                platform,
-                "--stop-after",
-                "3m",
-            ])
+            .args(["emulate", &launch.stack, "--platform", &launch.platform])
+            .args(["--stop-after", &launch.stop_after])
             .arg("--state-dir")
             .arg(&state_dir)
+            .args(&launch.args)
             // The app's cargo build (a no-op when it is built) shares the workspace target.
             .env("CARGO_TARGET_DIR", repo().join("target"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        if let Some(config) = config {
+        if let Some(config) = &launch.config {
             command.arg("--config").arg(config);
         }
         let spawned = Instant::now();
@@ -220,6 +261,7 @@ impl Emulation {
             app: String::new(),
             ready: Duration::ZERO,
             log,
+            state_dir,
             _state: state,
         };
         let deadline = spawned + Duration::from_secs(240);
