@@ -45,22 +45,16 @@ const SENDERS: usize = 4;
 const ACK_DEADLINE: Duration = Duration::from_secs(90);
 
 fn main() {
-    let parts = std::env::var("BENCH_EMULATE_PARTS").unwrap_or_else(|_| "startup,load".into());
-    let mut failed = false;
-    for part in parts.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let outcome = match part {
-            "startup" => startup(),
-            "load" => load(),
-            other => Err(format!("unknown part '{other}': expected startup or load")),
-        };
-        if let Err(err) = outcome {
-            eprintln!("bench emulate: {part}: {err}");
-            failed = true;
-        }
-    }
-    if failed {
-        std::process::exit(1);
-    }
+    common::run_parts(
+        "emulate",
+        "BENCH_EMULATE_PARTS",
+        "startup,load",
+        |part| match part {
+            "startup" => Some(startup()),
+            "load" => Some(load()),
+            _ => None,
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

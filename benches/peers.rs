@@ -54,24 +54,15 @@ const WARM_UP: usize = 20;
 const QUEUE_DEADLINE: Duration = Duration::from_secs(120);
 
 fn main() {
-    let parts = std::env::var("BENCH_PEERS_PARTS").unwrap_or_else(|_| "startup,queue".into());
-    let mut failed = false;
-    for part in parts.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    common::run_parts("peers", "BENCH_PEERS_PARTS", "startup,queue", |part| {
         println!();
         println!("Machine: {}", machine());
-        let outcome = match part {
-            "startup" => startup(),
-            "queue" => queue(),
-            other => Err(format!("unknown part '{other}': expected startup or queue")),
-        };
-        if let Err(err) = outcome {
-            eprintln!("bench peers: {part}: {err}");
-            failed = true;
+        match part {
+            "startup" => Some(startup()),
+            "queue" => Some(queue()),
+            _ => None,
         }
-    }
-    if failed {
-        std::process::exit(1);
-    }
+    });
 }
 
 /// `nproc`, CPU model and the load average right now.

@@ -45,10 +45,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use common::{Emulation, Launch, Result, env_usize, mib, prebuilt_config, rss_kib, status_kib};
+use common::sqs::{Sqs, http, sqs_headers};
+use common::{
+    Emulation, Launch, Result, env_usize, mib, on_threads, prebuilt_config, rss_kib, status_kib,
+};
 
 const STACK: &str = "tests/fixtures/stacks/emulate-state";
 const QUEUE: &str = "backlog";
@@ -58,30 +60,16 @@ const FILLERS: usize = 8;
 const CLIENTS: [usize; 2] = [1, 8];
 
 fn main() {
-    let parts = std::env::var("BENCH_STATE_PARTS").unwrap_or_else(|_| "depth,memory".into());
-    let mut failed = false;
-    for part in parts.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let outcome = match part {
-            "depth" => depth(),
-            "memory" => memory(),
-            other => Err(format!("unknown part '{other}': expected depth or memory")),
-        };
-        if let Err(err) = outcome {
-            eprintln!("bench state: {part}: {err}");
-            failed = true;
-        }
-    }
-    if failed {
-        std::process::exit(1);
-    }
-}
-
-fn http() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(120))
-        .pool_max_idle_per_host(1)
-        .build()
-        .expect("client")
+    common::run_parts(
+        "state",
+        "BENCH_STATE_PARTS",
+        "depth,memory",
+        |part| match part {
+            "depth" => Some(depth()),
+            "memory" => Some(memory()),
+            _ => None,
+        },
+    );
 }
 
 /// Starts the state stack on aws with `exe`, the app prebuilt, stopped after `stop_after`.
@@ -92,121 +80,6 @@ fn launch(exe: &Path, config: &Path, stop_after: &str) -> Result<Emulation> {
     launch.config = Some(config.to_path_buf());
     launch.stop_after = stop_after.to_string();
     Emulation::launch(&launch)
-}
-
-// ---------------------------------------------------------------------------------------------
-// SQS over its JSON protocol (the emulator's endpoint and moto answer the same calls)
-
-/// The headers of an SQS JSON-protocol call. moto reads the region and account from a
-/// SigV4-shaped `authorization` header; it checks no signature.
-fn sqs_headers(operation: &str) -> [(&'static str, String); 3] {
-    [
-        ("x-amz-target", format!("AmazonSQS.{operation}")),
-        ("content-type", "application/x-amz-json-1.0".to_string()),
-        (
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, \
-             SignedHeaders=host, Signature=0"
-                .to_string(),
-        ),
-    ]
-}
-
-/// One SQS queue behind an endpoint.
-struct Sqs {
-    endpoint: String,
-    queue_url: String,
-}
-
-impl Sqs {
-    fn call(&self, http: &Client, operation: &str, mut body: Value) -> Result<Value> {
-        if body.get("QueueUrl").is_none() && operation != "CreateQueue" {
-            body["QueueUrl"] = json!(self.queue_url);
-        }
-        let mut request = http.post(format!("{}/", self.endpoint)).json(&body);
-        for (name, value) in sqs_headers(operation) {
-            request = request.header(name, value);
-        }
-        let response = request.send().map_err(|e| format!("{operation}: {e}"))?;
-        let status = response.status();
-        let text = response.text().map_err(|e| format!("{operation}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("{operation}: {status}: {text}"));
-        }
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| format!("{operation}: {e}: {text}"))
-    }
-
-    /// Messages visible in the queue.
-    fn depth(&self, http: &Client) -> Result<usize> {
-        let reply = self.call(
-            http,
-            "GetQueueAttributes",
-            json!({"AttributeNames": ["ApproximateNumberOfMessages"]}),
-        )?;
-        reply["Attributes"]["ApproximateNumberOfMessages"]
-            .as_str()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("GetQueueAttributes answered {reply}"))
-    }
-
-    /// Brings the queue to `target` messages (within 10 % above it), purging first when it
-    /// holds more. Returns the depth it holds now.
-    fn set_depth(&self, target: usize) -> Result<usize> {
-        let http = http();
-        let mut depth = self.depth(&http)?;
-        if depth > target + target / 10 {
-            self.call(&http, "PurgeQueue", json!({}))?;
-            depth = self.depth(&http)?;
-            if depth != 0 {
-                return Err(format!("PurgeQueue left {depth} messages"));
-            }
-        }
-        if depth < target {
-            self.fill(target - depth)?;
-            depth = self.depth(&http)?;
-        }
-        if depth < target {
-            return Err(format!("filled to {depth}, short of {target}"));
-        }
-        Ok(depth)
-    }
-
-    /// Adds `n` small messages with `SendMessageBatch` (10 per call) from [`FILLERS`] threads.
-    fn fill(&self, n: usize) -> Result<()> {
-        let batches = n.div_ceil(10);
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..FILLERS)
-                .map(|_| {
-                    scope.spawn(|| -> Result<()> {
-                        let http = http();
-                        loop {
-                            let b = next.fetch_add(1, Ordering::Relaxed);
-                            if b >= batches {
-                                return Ok(());
-                            }
-                            let entries: Vec<Value> = (b * 10..((b + 1) * 10).min(n))
-                                .map(|i| json!({"Id": format!("m{i}"), "MessageBody": format!("fill-{i}")}))
-                                .collect();
-                            let reply =
-                                self.call(&http, "SendMessageBatch", json!({"Entries": entries}))?;
-                            if reply["Failed"].as_array().is_some_and(|f| !f.is_empty()) {
-                                return Err(format!("SendMessageBatch failed entries: {reply}"));
-                            }
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("filler thread"))
-                .collect::<Result<Vec<()>>>()
-        })?;
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,15 +134,7 @@ impl SendPath for Sqs {
 fn time_sends(path: &dyn SendPath, clients: usize, messages: usize) -> Result<f64> {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|_| scope.spawn(|| client_sends(path, &next, messages)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("client thread"))
-            .collect::<Result<Vec<()>>>()
-    })?;
+    on_threads(clients, || client_sends(path, &next, messages))?;
     Ok(messages as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -349,7 +214,8 @@ fn depth() -> Result<()> {
     drop(emulation);
 
     if let Ok(moto_url) = std::env::var("BENCH_STATE_MOTO_URL") {
-        let moto = moto_queue(moto_url.trim_end_matches('/'))?;
+        let name = format!("bench-state-{}", std::process::id());
+        let moto = Sqs::create(moto_url.trim_end_matches('/'), &name)?;
         let moto_messages = env_usize("BENCH_STATE_MOTO_MESSAGES", 500)?.max(1);
         for depth in counts("BENCH_STATE_MOTO_DEPTHS", "0,2000")? {
             for clients in CLIENTS {
@@ -428,24 +294,6 @@ fn binding(emulation: &Emulation) -> Result<Binding> {
         }),
         _ => Err(format!("{var} has no endpoint or token: {value}")),
     }
-}
-
-/// A fresh queue on moto (a name of its own per run).
-fn moto_queue(endpoint: &str) -> Result<Sqs> {
-    let name = format!("bench-state-{}", std::process::id());
-    let probe = Sqs {
-        endpoint: endpoint.to_string(),
-        queue_url: String::new(),
-    };
-    let reply = probe.call(&http(), "CreateQueue", json!({"QueueName": name}))?;
-    let queue_url = reply["QueueUrl"]
-        .as_str()
-        .ok_or_else(|| format!("CreateQueue answered {reply}"))?
-        .to_string();
-    Ok(Sqs {
-        endpoint: endpoint.to_string(),
-        queue_url,
-    })
 }
 
 /// Markdown: every run, then each path's rate at each depth as a ratio of its depth-0 rate.
@@ -536,45 +384,34 @@ fn memory() -> Result<()> {
 fn cycle_messages(sqs: &Sqs, events: usize) -> Result<usize> {
     let counted = AtomicUsize::new(0);
     let next_id = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..FILLERS)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    let http = http();
-                    while counted.load(Ordering::Relaxed) < events {
-                        let first = next_id.fetch_add(10, Ordering::Relaxed);
-                        let entries: Vec<Value> = (first..first + 10)
-                            .map(|i| json!({"Id": format!("m{i}"), "MessageBody": format!("cycle-{i}")}))
-                            .collect();
-                        let sent = sqs.call(&http, "SendMessageBatch", json!({"Entries": entries}))?;
-                        let sent = sent["Successful"].as_array().map_or(0, Vec::len);
-                        let received = sqs.call(
-                            &http,
-                            "ReceiveMessage",
-                            json!({"MaxNumberOfMessages": 10, "VisibilityTimeout": 300}),
-                        )?;
-                        let messages = received["Messages"].as_array().cloned().unwrap_or_default();
-                        let mut acked = 0;
-                        if !messages.is_empty() {
-                            let entries: Vec<Value> = messages
-                                .iter()
-                                .enumerate()
-                                .map(|(n, m)| json!({"Id": format!("d{n}"), "ReceiptHandle": m["ReceiptHandle"]}))
-                                .collect();
-                            let deleted =
-                                sqs.call(&http, "DeleteMessageBatch", json!({"Entries": entries}))?;
-                            acked = deleted["Successful"].as_array().map_or(0, Vec::len);
-                        }
-                        counted.fetch_add(sent + messages.len() + acked, Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("cycle thread"))
-            .collect::<Result<Vec<()>>>()
+    on_threads(FILLERS, || {
+        let http = http();
+        while counted.load(Ordering::Relaxed) < events {
+            let first = next_id.fetch_add(10, Ordering::Relaxed);
+            let entries: Vec<Value> = (first..first + 10)
+                .map(|i| json!({"Id": format!("m{i}"), "MessageBody": format!("cycle-{i}")}))
+                .collect();
+            let sent = sqs.call(&http, "SendMessageBatch", json!({"Entries": entries}))?;
+            let sent = sent["Successful"].as_array().map_or(0, Vec::len);
+            let received = sqs.call(
+                &http,
+                "ReceiveMessage",
+                json!({"MaxNumberOfMessages": 10, "VisibilityTimeout": 300}),
+            )?;
+            let messages = received["Messages"].as_array().cloned().unwrap_or_default();
+            let mut acked = 0;
+            if !messages.is_empty() {
+                let entries: Vec<Value> = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(n, m)| json!({"Id": format!("d{n}"), "ReceiptHandle": m["ReceiptHandle"]}))
+                    .collect();
+                let deleted = sqs.call(&http, "DeleteMessageBatch", json!({"Entries": entries}))?;
+                acked = deleted["Successful"].as_array().map_or(0, Vec::len);
+            }
+            counted.fetch_add(sent + messages.len() + acked, Ordering::Relaxed);
+        }
+        Ok(())
     })?;
     Ok(counted.load(Ordering::Relaxed))
 }

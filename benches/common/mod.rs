@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 
+pub mod sqs;
+
 /// Errors are messages for the bench's output.
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -436,4 +438,34 @@ pub fn latency(mut samples: Vec<Duration>) -> Latency {
 /// `d` in microseconds.
 pub fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// Runs the parts named in `var` (comma separated, `default` when unset) with `run`; an error
+/// is printed as `bench <name>: <part>: <error>` and makes the process exit 1 at the end.
+pub fn run_parts(name: &str, var: &str, default: &str, run: impl Fn(&str) -> Option<Result<()>>) {
+    let parts = std::env::var(var).unwrap_or_else(|_| default.into());
+    let mut failed = false;
+    for part in parts.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let outcome = run(part)
+            .unwrap_or_else(|| Err(format!("unknown part '{part}': expected one of {default}")));
+        if let Err(err) = outcome {
+            eprintln!("bench {name}: {part}: {err}");
+            failed = true;
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
+
+/// Runs `work` on `threads` scoped threads at once; the first error, if any.
+pub fn on_threads(threads: usize, work: impl Fn() -> Result<()> + Sync) -> Result<()> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(&work)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .collect::<Result<Vec<()>>>()
+    })?;
+    Ok(())
 }
