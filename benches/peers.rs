@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alien_emulator::Platform;
 use alien_emulator::conformance::{AwsTarget, EmulatorTarget, QueueSetup, Target};
 use alien_providers::{Payload, QueueProvider, ReceiveOptions, SendOutcome};
 use reqwest::blocking::Client;
@@ -562,7 +563,7 @@ fn queue() -> Result<()> {
             }
         };
         let targets = Targets {
-            emulator: EmulatorTarget::new(chrono::Utc::now().date_naive()),
+            emulator: EmulatorTarget::new(Platform::Aws, chrono::Utc::now().date_naive()),
             moto: peer("moto", "BENCH_PEERS_MOTO_URL").await,
             localstack: peer("localstack", "BENCH_PEERS_LOCALSTACK_URL").await,
             emulate: AwsTarget::peer("alien emulate", &control).await,

@@ -30,7 +30,17 @@ ALIEN_MOTO_URL="$(bash scripts/peers/moto.sh start)"
 peers+=("moto=$ALIEN_MOTO_URL")
 ALIEN_LOCALSTACK_URL="$(bash scripts/peers/localstack.sh start)"
 peers+=("localstack=$ALIEN_LOCALSTACK_URL")
-export ALIEN_MOTO_URL ALIEN_LOCALSTACK_URL
+# The GCP and Azure peers (issue 11): Google's Pub/Sub emulator (preinstalled with gcloud),
+# fake-gcs-server (PyPI wheel) and Azurite (npm), each on 127.0.0.1.
+ALIEN_PUBSUB_EMULATOR_URL="$(bash scripts/peers/pubsub.sh start)"
+peers+=("pubsub=$ALIEN_PUBSUB_EMULATOR_URL")
+ALIEN_FAKE_GCS_URL="$(bash scripts/peers/fake-gcs.sh start)"
+peers+=("fake-gcs=$ALIEN_FAKE_GCS_URL")
+azurite_url="$(bash scripts/peers/azurite.sh start)"
+peers+=("azurite=$azurite_url")
+ALIEN_AZURITE_URL="$azurite_url/devstoreaccount1"
+export ALIEN_MOTO_URL ALIEN_LOCALSTACK_URL ALIEN_PUBSUB_EMULATOR_URL ALIEN_FAKE_GCS_URL \
+  ALIEN_AZURITE_URL
 
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast

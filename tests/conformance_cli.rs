@@ -1,6 +1,5 @@
-//! `alien conformance` through the CLI: the emulator column always; moto and LocalStack
-//! columns (AWS adapter, feature `aws`) against peers started by the project's own scripts
-//! on 127.0.0.1 (scripts/peers/).
+//! `alien conformance` through the CLI: the engine under every profile, each column judged by
+//! its platform's facts; the peer columns are in conformance_peers.rs.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,7 +21,7 @@ fn alien(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Every case's facts hold on the emulator's AWS profile.
+/// Every case's facts hold on each profile where the case applies.
 #[test]
 fn emulator_column() {
     let (code, stdout, stderr) = alien(&["conformance"]);
@@ -41,7 +40,7 @@ fn unknown_case_or_target_is_unusable_input() {
     let (code, _, stderr) = alien(&["conformance", "--target", "gcp"]);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("--target gcp: use emulator, moto, localstack or aws"),
+        stderr.contains("--target gcp: use one of emulator, emulator-aws, emulator-gcp"),
         "{stderr}"
     );
 }

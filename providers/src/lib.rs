@@ -120,8 +120,12 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod daemon;
 pub mod error;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 pub mod kv;
 pub mod limits;
 pub mod queue;

@@ -20,7 +20,7 @@ use testcontainers_modules::testcontainers::bollard::models::PortBinding;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{LOCALSTACK_CONTAINER, selected};
+use super::{Column, LOCALSTACK_CONTAINER, same_cells};
 
 /// The engine's socket when `DOCKER_HOST` is unset (Docker CLI and testcontainers default).
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -31,7 +31,7 @@ const EDGE_PORT: u16 = 4566;
 
 /// The column for `localstack-container`: the cases run against LocalStack in Docker, or
 /// skipped cells saying why no Docker engine was found.
-pub async fn column(run_id: &str, cases: &[String]) -> Vec<Cell> {
+pub async fn column(run_id: &str, cases: &[String]) -> Column {
     let found = match engine(std::env::var("DOCKER_HOST").ok().as_deref()) {
         Ok(engine) => ping(&engine).await.map_err(|e| format!("{engine}: {e}")),
         Err(e) => Err(e),
@@ -39,19 +39,17 @@ pub async fn column(run_id: &str, cases: &[String]) -> Vec<Cell> {
     if let Err(tried) = found {
         let reason = format!("no Docker engine ({tried})");
         eprintln!("warning: --target {LOCALSTACK_CONTAINER}: skipped: {reason}");
-        return selected(cases)
-            .map(|_| Cell::Skipped(reason.clone()))
-            .collect();
+        return same_cells(cases, &Cell::Skipped(reason));
     }
     match in_container(run_id, cases).await {
         Ok(cells) => cells,
-        Err(e) => selected(cases).map(|_| Cell::Fail(e.clone())).collect(),
+        Err(e) => same_cells(cases, &Cell::Fail(e)),
     }
 }
 
 /// Starts LocalStack with its edge port published on 127.0.0.1 only, runs the cases against
 /// it through the AWS adapter, then stops and removes the container.
-async fn in_container(run_id: &str, cases: &[String]) -> Result<Vec<Cell>, String> {
+async fn in_container(run_id: &str, cases: &[String]) -> Result<Column, String> {
     // Chosen before the start so LocalStack can put it in the URLs it returns (queue URLs):
     // the same settings as scripts/peers/localstack.sh.
     let host_port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -11,7 +11,8 @@ use alien_providers::aws::{
 };
 use alien_providers::{ProviderError, QueueMessage, Result};
 
-use super::{KeyRule, QueueSetup, Target};
+use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use crate::Platform;
 
 pub struct AwsTarget {
     name: String,
@@ -48,9 +49,15 @@ impl Target for AwsTarget {
     type Storage = AwsStorage;
     type Schedules = AwsSchedules;
     type Workers = AwsWorker;
+    type Kv = NoProvider;
+    type Daemons = NoProvider;
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Aws
     }
 
     async fn queue(&self, setup: &QueueSetup) -> Result<AwsQueue> {
@@ -96,6 +103,10 @@ impl Target for AwsTarget {
         self.clients.create_bucket(name).await
     }
 
+    async fn changing_storage(&self, name: &str) -> Result<AwsStorage> {
+        self.clients.create_bucket(name).await
+    }
+
     async fn schedules(&self) -> Result<AwsSchedules> {
         Ok(self
             .clients
@@ -105,6 +116,22 @@ impl Target for AwsTarget {
     async fn workers(&self) -> Result<AwsWorker> {
         // The function name comes from each request's `target_worker`.
         Ok(self.clients.worker(""))
+    }
+
+    async fn deployed_worker(&self) -> Result<(AwsWorker, String)> {
+        unsupported("the AWS adapter deploys no Lambda function for the conformance run")
+    }
+
+    async fn kv(&self, _name: &str) -> Result<NoProvider> {
+        unsupported("the AWS adapter has no DynamoDB KV yet")
+    }
+
+    async fn daemons(&self) -> Result<(NoProvider, String)> {
+        unsupported("AWS has no daemon controller (upstream-cloud-semantics.md §7)")
+    }
+
+    async fn failing_push(&self, _run_id: &str, _window: Duration) -> Result<Vec<PushSeen>> {
+        unsupported("SQS is polled, not pushed")
     }
 
     async fn sleep(&self, d: Duration) {

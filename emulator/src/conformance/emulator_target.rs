@@ -1,35 +1,38 @@
-//! The emulator as a conformance target: the AWS profile (limits as of `as_of`), one
-//! simulation per resource, all advanced together by [`Target::sleep`] in virtual time.
-//! Queues are reached as the SQS API is (the service's limits, not the binding's 64 KiB).
+//! The engine as a conformance target, one per platform profile: one simulation per resource
+//! the case asks for, all advanced together by [`Target::sleep`] in virtual time. Queues are
+//! reached as the platform's service API is (its own size limit, not the binding's 64 KiB).
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use alien_providers::{
-    MessageId, Payload, QueueAttributes, QueueMessage, QueueProvider, ReceiptHandle,
-    ReceiveOptions, Result, SendOutcome,
-};
+use alien_providers::{ErrorKind, Payload, ProviderError, QueueMessage, Result};
 use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
-use super::{KeyRule, QueueSetup, Target};
+use super::service_queue::{ServiceQueue, dead_letters, service_queue};
+use super::{KeyRule, PushSeen, QueueSetup, Target};
 use crate::Platform;
 use crate::engine::{
-    EmulatedQueue, EmulatedSchedules, EmulatedStorage, EmulatedWorkers, QueueSettings, SendVia,
-    SharedSim, Sim, SimConfig, shared,
+    Behaviour, EmulatedDaemons, EmulatedKv, EmulatedSchedules, EmulatedStorage, EmulatedWorkers,
+    Kind, Mode, Scripted, SendVia, SharedSim, Sim, SimConfig, shared,
 };
-use crate::profile::Profile;
+use crate::profile::{AttemptCount, Profile};
 use crate::stack::parse_stack_json;
 
 pub struct EmulatorTarget {
+    name: String,
+    platform: Platform,
     as_of: NaiveDate,
     sims: Mutex<Vec<SharedSim>>,
 }
 
 impl EmulatorTarget {
-    pub fn new(as_of: NaiveDate) -> EmulatorTarget {
+    /// The engine under `platform`'s profile as of `as_of`.
+    pub fn new(platform: Platform, as_of: NaiveDate) -> EmulatorTarget {
         EmulatorTarget {
+            name: format!("emulator-{platform}"),
+            platform,
             as_of,
             sims: Mutex::new(Vec::new()),
         }
@@ -39,19 +42,28 @@ impl EmulatorTarget {
     fn sim(&self, resources: serde_json::Value) -> Result<SharedSim> {
         let doc = json!({"id": "conformance", "resources": resources});
         let stack = parse_stack_json(&doc.to_string(), Path::new("conformance.json"))
-            .map_err(|e| alien_providers::ProviderError::invalid_argument(e.to_string()))?;
-        let profile = Profile::new(Platform::Aws, self.as_of).ok_or_else(|| {
-            alien_providers::ProviderError::invalid_argument(format!(
-                "no AWS profile for {}",
-                self.as_of
+            .map_err(|e| ProviderError::invalid_argument(e.to_string()))?;
+        let profile = Profile::new(self.platform, self.as_of).ok_or_else(|| {
+            ProviderError::invalid_argument(format!(
+                "no {} profile for {}",
+                self.platform, self.as_of
             ))
         })?;
-        let sim = shared(Sim::new(&stack, profile, SimConfig::new(1, Utc::now())));
+        let mut config = SimConfig::new(1, Utc::now());
+        config.cold_starts = false;
+        let sim = shared(Sim::new(&stack, profile, config));
         self.sims
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(sim.clone());
         Ok(sim)
+    }
+
+    fn storage_sim(&self) -> Result<EmulatedStorage> {
+        Ok(EmulatedStorage {
+            sim: self.sim(resource("storage", "b"))?,
+            bucket: "b".into(),
+        })
     }
 }
 
@@ -59,68 +71,11 @@ fn resource(kind: &str, id: &str) -> serde_json::Value {
     json!({id: {"config": {"type": kind, "id": id}, "lifecycle": "frozen", "dependencies": []}})
 }
 
-/// Queue `id` of `sim` with the case's SQS attributes, reached as the service API is.
-fn service_queue(sim: SharedSim, id: &str, setup: &QueueSetup) -> Result<ServiceQueue> {
-    sim.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .set_queue_settings(
-            id,
-            QueueSettings {
-                visibility_timeout: Some(setup.visibility_timeout),
-                max_message_bytes: setup.max_message_bytes,
-                max_receive_count: setup.max_receive_count,
-            },
-        )?;
-    Ok(ServiceQueue(EmulatedQueue {
-        sim,
-        queue: id.into(),
-    }))
-}
-
-/// A queue reached through the service API: sends are checked against SQS's own limits.
-pub struct ServiceQueue(EmulatedQueue);
-
-impl QueueProvider for ServiceQueue {
-    async fn send(&self, payload: Payload) -> Result<MessageId> {
-        let mut sim = self.0.sim.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(MessageId::new(sim.send(
-            &self.0.queue,
-            payload,
-            SendVia::Service,
-        )?))
-    }
-
-    async fn send_batch(&self, payloads: Vec<Payload>) -> Result<Vec<SendOutcome>> {
-        let mut outcomes = Vec::new();
-        for payload in payloads {
-            outcomes.push(SendOutcome::from_send(self.send(payload).await));
-        }
-        Ok(outcomes)
-    }
-
-    async fn receive(&self, options: ReceiveOptions) -> Result<Vec<QueueMessage>> {
-        self.0.receive(options).await
-    }
-
-    async fn ack(&self, receipt: &ReceiptHandle) -> Result<()> {
-        self.0.ack(receipt).await
-    }
-
-    async fn nack(&self, receipt: &ReceiptHandle) -> Result<()> {
-        self.0.nack(receipt).await
-    }
-
-    async fn change_visibility(&self, receipt: &ReceiptHandle, visible_in: Duration) -> Result<()> {
-        self.0.change_visibility(receipt, visible_in).await
-    }
-
-    async fn purge(&self) -> Result<()> {
-        self.0.purge().await
-    }
-
-    async fn attributes(&self) -> Result<QueueAttributes> {
-        self.0.attributes().await
-    }
+/// A worker resource with `triggers`, 10 s timeout.
+fn worker(id: &str, triggers: serde_json::Value) -> serde_json::Value {
+    json!({"config": {"type": "worker", "id": id, "links": [], "triggers": triggers,
+        "permissions": "execution", "code": {"type": "image", "image": "conformance:1"},
+        "memoryMb": 1024, "timeoutSeconds": 10}, "lifecycle": "live", "dependencies": []})
 }
 
 impl Target for EmulatorTarget {
@@ -128,14 +83,32 @@ impl Target for EmulatorTarget {
     type Storage = EmulatedStorage;
     type Schedules = EmulatedSchedules;
     type Workers = EmulatedWorkers;
+    type Kv = EmulatedKv;
+    type Daemons = EmulatedDaemons;
 
     fn name(&self) -> &str {
-        "emulator"
+        &self.name
+    }
+
+    fn platform(&self) -> Platform {
+        self.platform
     }
 
     async fn queue(&self, setup: &QueueSetup) -> Result<ServiceQueue> {
         let sim = self.sim(resource("queue", "q"))?;
         service_queue(sim, "q", setup)
+    }
+
+    async fn dead_letters(&self, queue: &ServiceQueue) -> Result<Vec<QueueMessage>> {
+        dead_letters(queue)
+    }
+
+    async fn storage(&self, _name: &str) -> Result<EmulatedStorage> {
+        self.storage_sim()
+    }
+
+    async fn changing_storage(&self, _name: &str) -> Result<EmulatedStorage> {
+        self.storage_sim()
     }
 
     /// One simulation holding the bucket (its id = `name`, so events name it) with the rule
@@ -167,32 +140,6 @@ impl Target for EmulatorTarget {
         Ok((storage, service_queue(sim, "q", queue)?))
     }
 
-    /// The dead letters as a first receive from an SQS dead-letter queue shows them: the
-    /// count kept from the source queue plus that receive ("received across all queues",
-    /// SQS API reference, `ApproximateReceiveCount`).
-    async fn dead_letters(&self, queue: &ServiceQueue) -> Result<Vec<QueueMessage>> {
-        let sim = queue.0.sim.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(sim
-            .dead_letters(&queue.0.queue)?
-            .iter()
-            .map(|d| QueueMessage {
-                id: MessageId::new(d.id.clone()),
-                payload: d.payload.clone().unwrap_or(Payload::Text(String::new())),
-                receipt: ReceiptHandle::new(String::new()),
-                attempt: d.receive_count + 1,
-                enqueued_at: d.at,
-                attributes: Default::default(),
-            })
-            .collect())
-    }
-
-    async fn storage(&self, _name: &str) -> Result<EmulatedStorage> {
-        Ok(EmulatedStorage {
-            sim: self.sim(resource("storage", "b"))?,
-            bucket: "b".into(),
-        })
-    }
-
     async fn schedules(&self) -> Result<EmulatedSchedules> {
         Ok(EmulatedSchedules::new(self.sim(json!({}))?))
     }
@@ -201,6 +148,61 @@ impl Target for EmulatorTarget {
         Ok(EmulatedWorkers {
             sim: self.sim(json!({}))?,
         })
+    }
+
+    async fn deployed_worker(&self) -> Result<(EmulatedWorkers, String)> {
+        let sim = self.sim(json!({"backend": worker("backend", json!([]))}))?;
+        Ok((EmulatedWorkers { sim }, "backend".into()))
+    }
+
+    async fn kv(&self, _name: &str) -> Result<EmulatedKv> {
+        Ok(EmulatedKv {
+            sim: self.sim(resource("kv", "cache"))?,
+            store: "cache".into(),
+        })
+    }
+
+    async fn daemons(&self) -> Result<(EmulatedDaemons, String)> {
+        let agent = json!({"config": {"type": "daemon", "id": "agent", "links": [],
+            "permissions": "execution", "code": {"type": "image", "image": "conformance:1"}},
+            "lifecycle": "live", "dependencies": []});
+        let sim = self.sim(json!({"agent": agent}))?;
+        Ok((EmulatedDaemons { sim }, "agent".into()))
+    }
+
+    /// The queue's worker trigger fails every attempt; the pushes are the trace's deliveries
+    /// of the message. The push carries no delivery count where the profile says the platform
+    /// reports none (Pub/Sub push: upstream-cloud-semantics.md §4.2).
+    async fn failing_push(&self, _run_id: &str, window: Duration) -> Result<Vec<PushSeen>> {
+        let trigger = json!([{"type": "queue", "queue": {"id": "jobs", "type": "queue"}}]);
+        let mut resources = resource("queue", "jobs");
+        resources["receiver"] = worker("receiver", trigger);
+        let sim = self.sim(resources)?;
+        let mut sim = sim.lock().unwrap_or_else(|p| p.into_inner());
+        let behaviour = Behaviour {
+            mode: Mode::FailAlways,
+            ..Behaviour::default()
+        };
+        sim.set_handler("receiver", Box::new(Scripted::new(behaviour)))?;
+        let id = sim.send("jobs", Payload::Text("push".into()), SendVia::Binding)?;
+        sim.advance(window)?;
+        let counted = sim.profile().queue.attempt_count.value == AttemptCount::Real;
+        let events = sim.trace().events();
+        let sent = events
+            .iter()
+            .find(|e| e.kind == Kind::Sent && e.subject.as_deref() == Some(&id))
+            .map(|e| e.at)
+            .ok_or_else(|| ProviderError::new(ErrorKind::Internal, "no send in the trace"))?;
+        Ok(events
+            .iter()
+            .filter(|e| e.kind == Kind::Delivered && e.subject.as_deref() == Some(&id))
+            .enumerate()
+            .map(|(n, e)| PushSeen {
+                after: (e.at - sent).to_std().unwrap_or_default(),
+                message_id: id.clone(),
+                delivery_attempt: counted.then_some(n as u32 + 1),
+            })
+            .collect())
     }
 
     async fn sleep(&self, d: Duration) {

@@ -1,40 +1,71 @@
-//! Conformance: the same cases, written only against the provider traits, run against the
-//! emulator's AWS profile and against a real peer (moto, LocalStack, AWS) through the AWS
-//! adapter; each case records what it observed, and the report compares them outcome by
-//! outcome (anchors.md: LocalStack's parity-testing method — one suite, several targets).
+//! Conformance: one contract suite, written once against the provider traits, run against
+//! every target: the engine under each platform profile, `alien emulate`'s SQS endpoint, and
+//! real peers through the cloud adapters (moto and LocalStack through the AWS adapter, the
+//! Pub/Sub emulator and fake-gcs-server through the GCP adapter, Azurite through the Azure
+//! adapter). Each case states what each platform must show, with its source; the report
+//! compares every target with its platform's facts, case × target (anchors.md: LocalStack's
+//! parity testing and s3s-e2e: one suite, several targets).
 //!
-//! Time: a case that needs time to pass asks its target to [`Target::sleep`]; the emulator
-//! advances its virtual clock, a peer sleeps in real time (cases poll with tolerance).
+//! Time: a case that needs time to pass asks its target to [`Target::sleep`]; the engine
+//! advances its virtual clock, `alien emulate` time-travels, a peer sleeps in real time (cases
+//! poll with tolerance).
 
+mod case;
 mod cases;
 mod emulator_target;
+mod gaps;
+mod no_provider;
 pub(crate) mod report;
+mod service_queue;
 
 #[cfg(feature = "aws")]
 mod aws_target;
+#[cfg(feature = "azure")]
+mod azure_target;
+#[cfg(feature = "aws")]
+mod emulate_target;
+#[cfg(feature = "gcp")]
+mod gcp_target;
+#[cfg(feature = "gcp")]
+mod push_receiver;
 
 use std::future::Future;
 use std::time::Duration;
 
 use alien_providers::{
-    QueueMessage, QueueProvider, Result, ScheduleProvider, StorageProvider, WorkerProvider,
+    DaemonProvider, KvProvider, QueueMessage, QueueProvider, Result, ScheduleProvider,
+    StorageProvider, WorkerProvider,
 };
 
-pub use cases::{CASES, Case};
+pub use case::{Case, Fact, NOT_CHECKED, PLATFORMS};
+pub use cases::{CASES, CaseError, Outcome};
 pub use emulator_target::EmulatorTarget;
-pub use report::{CaseRow, Cell, KNOWN_GAPS, KnownGap, Report, judge};
+pub use gaps::{KNOWN_GAPS, KnownGap};
+pub use no_provider::{NoProvider, unsupported};
+pub use report::{CaseRow, Cell, Report, judge};
 
 #[cfg(feature = "aws")]
 pub use aws_target::AwsTarget;
+#[cfg(feature = "azure")]
+pub use azure_target::AzureTarget;
+#[cfg(feature = "aws")]
+pub use emulate_target::EmulateTarget;
+#[cfg(feature = "gcp")]
+pub use gcp_target::GcpTarget;
 
-/// A queue as a case asks for it: the attributes a deployment sets on SQS.
+use crate::Platform;
+
+/// A queue as a case asks for it: the attributes a deployment sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSetup {
     /// Unique per run.
     pub name: String,
+    /// SQS visibility timeout, Pub/Sub ack deadline, Service Bus lock duration.
     pub visibility_timeout: Duration,
+    /// SQS `MaximumMessageSize`.
     pub max_message_bytes: Option<u64>,
-    /// A dead-letter queue after this many receives.
+    /// Deliveries before the dead-letter queue: SQS `maxReceiveCount`, Pub/Sub
+    /// `maxDeliveryAttempts`, Service Bus `MaxDeliveryCount`.
     pub max_receive_count: Option<u32>,
 }
 
@@ -45,20 +76,37 @@ pub struct KeyRule {
     pub suffix: Option<String>,
 }
 
-/// What a case needs from a target.
+/// One push a receiver got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSeen {
+    /// Since the message was published.
+    pub after: Duration,
+    /// The pushed message's `messageId`.
+    pub message_id: String,
+    /// The push body's `deliveryAttempt`, when it has one.
+    pub delivery_attempt: Option<u32>,
+}
+
+/// What a case needs from a target. A target without some resource answers that method with
+/// [`ErrorKind::Unsupported`](alien_providers::ErrorKind::Unsupported) and its reason; the
+/// cell then reads "n/a" with the reason (never a pass).
 pub trait Target: Send + Sync {
     type Queue: QueueProvider;
     type Storage: StorageProvider;
     type Schedules: ScheduleProvider;
     type Workers: WorkerProvider;
+    type Kv: KvProvider;
+    type Daemons: DaemonProvider;
 
-    /// `emulator`, `moto`, `localstack`, `aws`.
+    /// The column name: `emulator-aws`, `emulate-sqs`, `moto`, `pubsub-emulator`…
     fn name(&self) -> &str;
+
+    /// The platform whose facts the target is judged by.
+    fn platform(&self) -> Platform;
 
     fn queue(&self, setup: &QueueSetup) -> impl Future<Output = Result<Self::Queue>> + Send;
 
-    /// Messages in the queue's dead-letter queue, as a receive from it shows them (attempt =
-    /// the receive count they carry, that receive included).
+    /// Messages in the queue's dead-letter queue, as a receive from it shows them.
     fn dead_letters(
         &self,
         queue: &Self::Queue,
@@ -66,8 +114,11 @@ pub trait Target: Send + Sync {
 
     fn storage(&self, name: &str) -> impl Future<Output = Result<Self::Storage>> + Send;
 
+    /// A bucket whose `changes_since` reports its changes.
+    fn changing_storage(&self, name: &str) -> impl Future<Output = Result<Self::Storage>> + Send;
+
     /// A bucket `name` with a Storage `notifications` rule (published-3.3.49.md §8): created
-    /// objects whose keys match `rule` go to a new queue `queue`, as StorageEvent JSON.
+    /// objects whose keys match `rule` go to a new queue `queue`.
     fn notifying_storage(
         &self,
         name: &str,
@@ -77,7 +128,25 @@ pub trait Target: Send + Sync {
 
     fn schedules(&self) -> impl Future<Output = Result<Self::Schedules>> + Send;
 
+    /// Invokes workers by name (a name it does not know is the caller's test).
     fn workers(&self) -> impl Future<Output = Result<Self::Workers>> + Send;
+
+    /// A deployed worker that answers 200, and its name.
+    fn deployed_worker(&self) -> impl Future<Output = Result<(Self::Workers, String)>> + Send;
+
+    fn kv(&self, name: &str) -> impl Future<Output = Result<Self::Kv>> + Send;
+
+    /// A running daemon, and its name.
+    fn daemons(&self) -> impl Future<Output = Result<(Self::Daemons, String)>> + Send;
+
+    /// Publishes one message to a push subscription (upstream's: ack deadline = worker
+    /// timeout, no retry or dead-letter policy) whose endpoint always answers 500, and reports
+    /// the pushes it got within `window`.
+    fn failing_push(
+        &self,
+        run_id: &str,
+        window: Duration,
+    ) -> impl Future<Output = Result<Vec<PushSeen>>> + Send;
 
     /// Lets `d` of the target's time pass.
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;
@@ -90,20 +159,20 @@ pub struct Observation {
     pub value: String,
 }
 
-/// Runs `cases` (all when empty) against `target`; one list of observations per case, or the
-/// error that stopped it.
+/// Runs `cases` (all when empty) against `target`: one outcome per case, `None` where the
+/// case does not apply to the target's platform.
 pub async fn run<T: Target>(
     target: &T,
     run_id: &str,
     only: &[String],
-) -> Vec<(&'static Case, std::result::Result<Vec<Observation>, String>)> {
+) -> Vec<(&'static Case, Option<Outcome>)> {
     let mut out = Vec::new();
     for case in CASES {
         if !only.is_empty() && !only.iter().any(|o| o == case.name) {
             continue;
         }
-        let observed = cases::run_case(target, case, run_id).await;
-        out.push((case, observed));
+        let outcome = cases::run_case(target, case, run_id).await;
+        out.push((*case, outcome));
     }
     out
 }

@@ -343,8 +343,16 @@ impl Sim {
             running: false,
         });
         msg.last_receipt = Some(receipt);
+        // A dead-letter policy makes Pub/Sub fill `deliveryAttempt` (Pub/Sub dead-letter
+        // topics docs; peers-2026.md), so the count is real wherever a policy is set.
+        let dead_letter_policy = self.queues[q].settings.max_receive_count.is_some();
+        let msg = self.queues[q].subs[s]
+            .msgs
+            .get(&seq)
+            .expect("leased just now");
         let attempt = match self.profile.queue.attempt_count.value {
             AttemptCount::Real => msg.receive_count,
+            AttemptCount::AlwaysOne if dead_letter_policy => msg.receive_count,
             AttemptCount::AlwaysOne => 1,
         };
         self.mark_message(q, s, seq);
@@ -816,7 +824,12 @@ impl Sim {
         };
         match &msg.lease {
             Some(lease) if lease.receipt == receipt => {
-                self.release(q, s, seq, "nack");
+                // A nack is a failed delivery: at the maximum it dead-letters (SQS moves the
+                // message on the receive past maxReceiveCount, Service Bus on the abandon that
+                // reaches MaxDeliveryCount, Pub/Sub after maxDeliveryAttempts).
+                if !self.exhausted(q, s, seq) {
+                    self.release(q, s, seq, "nack");
+                }
                 Ok(())
             }
             Some(_) => Err(alien_providers::ProviderError::stale_receipt(seq).into()),

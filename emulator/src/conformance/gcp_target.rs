@@ -1,0 +1,145 @@
+//! Google's emulators as a conformance target through the GCP adapter
+//! (`alien_providers::gcp`): the Pub/Sub emulator for queues and push, fake-gcs-server for
+//! buckets. Time passes for real; cases poll with tolerance.
+
+use std::time::{Duration, Instant};
+
+use alien_providers::gcp::{
+    GcpClients, GcpConfig, GcpQueue, GcpSchedules, GcpStorage, PubSubQueueSpec,
+};
+use alien_providers::{Payload, QueueMessage, QueueProvider, Result};
+
+use super::push_receiver::FailingReceiver;
+use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use crate::Platform;
+
+/// The project the emulators are addressed with (any id works on them).
+const PROJECT: &str = "alien-conformance";
+
+pub struct GcpTarget {
+    clients: GcpClients,
+    has_storage: bool,
+}
+
+impl GcpTarget {
+    /// The Pub/Sub emulator at `pubsub` and, when given, fake-gcs-server at `storage`.
+    pub async fn emulators(pubsub: &str, storage: Option<&str>) -> Result<GcpTarget> {
+        let config = GcpConfig::for_emulators(PROJECT, Some(pubsub), storage);
+        Ok(GcpTarget {
+            clients: GcpClients::new(&config).await?,
+            has_storage: storage.is_some(),
+        })
+    }
+
+    fn spec(setup: &QueueSetup) -> PubSubQueueSpec {
+        PubSubQueueSpec {
+            name: setup.name.clone(),
+            ack_deadline: setup.visibility_timeout,
+            dead_letter_after: setup.max_receive_count,
+        }
+    }
+}
+
+/// What has no emulator here.
+const NO_SCHEDULER: &str = "Cloud Scheduler has no emulator; the adapter's requests are checked against recorded responses (providers/tests/gcp_scheduler.rs)";
+const NO_CLOUD_RUN: &str = "Cloud Run has no emulator";
+
+impl Target for GcpTarget {
+    type Queue = GcpQueue;
+    type Storage = GcpStorage;
+    type Schedules = GcpSchedules;
+    type Workers = NoProvider;
+    type Kv = NoProvider;
+    type Daemons = NoProvider;
+
+    fn name(&self) -> &str {
+        "pubsub-emulator"
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Gcp
+    }
+
+    /// Pub/Sub's service API: its own 10 MB limit, not the binding's 64 KiB.
+    async fn queue(&self, setup: &QueueSetup) -> Result<GcpQueue> {
+        Ok(self
+            .clients
+            .create_queue(&Self::spec(setup))
+            .await?
+            .service_api())
+    }
+
+    async fn dead_letters(&self, queue: &GcpQueue) -> Result<Vec<QueueMessage>> {
+        queue.dead_letters().await
+    }
+
+    async fn storage(&self, name: &str) -> Result<GcpStorage> {
+        if !self.has_storage {
+            return unsupported("fake-gcs-server was not given (ALIEN_FAKE_GCS_URL)");
+        }
+        self.clients.create_bucket(name).await
+    }
+
+    async fn changing_storage(&self, name: &str) -> Result<GcpStorage> {
+        self.storage(name).await
+    }
+
+    async fn notifying_storage(
+        &self,
+        _name: &str,
+        _queue: &QueueSetup,
+        _rule: &KeyRule,
+    ) -> Result<(GcpStorage, GcpQueue)> {
+        unsupported("a Storage notifications rule is checked on S3 peers")
+    }
+
+    async fn schedules(&self) -> Result<GcpSchedules> {
+        unsupported(NO_SCHEDULER)
+    }
+
+    async fn workers(&self) -> Result<NoProvider> {
+        unsupported(NO_CLOUD_RUN)
+    }
+
+    async fn deployed_worker(&self) -> Result<(NoProvider, String)> {
+        unsupported(NO_CLOUD_RUN)
+    }
+
+    async fn kv(&self, _name: &str) -> Result<NoProvider> {
+        unsupported("the GCP adapter has no Firestore KV")
+    }
+
+    async fn daemons(&self) -> Result<(NoProvider, String)> {
+        unsupported("GCP has no daemon controller (upstream-cloud-semantics.md §7)")
+    }
+
+    /// Upstream's trigger wiring: a push subscription with ack deadline = the worker's
+    /// timeout (10 s here) and no retry or dead-letter policy, pushing to a receiver on
+    /// 127.0.0.1 that answers 500.
+    async fn failing_push(&self, run_id: &str, window: Duration) -> Result<Vec<PushSeen>> {
+        let receiver = FailingReceiver::start().await.map_err(|e| {
+            alien_providers::ProviderError::new(alien_providers::ErrorKind::Internal, e.to_string())
+        })?;
+        let name = format!("conf-{run_id}-push");
+        let queue = self
+            .clients
+            .create_queue(&PubSubQueueSpec::upstream(&name))
+            .await?;
+        self.clients
+            .create_push_subscription(
+                &queue,
+                &format!("{name}-receiver"),
+                &receiver.url,
+                Duration::from_secs(10),
+            )
+            .await?;
+        let published = Instant::now();
+        queue.send(Payload::Text("push".into())).await?;
+        tokio::time::sleep(window).await;
+        Ok(receiver.pushes(published))
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
