@@ -34,6 +34,8 @@ peers+=("localstack=$ALIEN_LOCALSTACK_URL")
 # fake-gcs-server (PyPI wheel) and Azurite (npm), each on 127.0.0.1.
 ALIEN_PUBSUB_EMULATOR_URL="$(bash scripts/peers/pubsub.sh start)"
 peers+=("pubsub=$ALIEN_PUBSUB_EMULATOR_URL")
+# fake-gcs-server publishes its object events to the Pub/Sub emulator (the GCS change feed).
+export ALIEN_FAKE_GCS_EVENTS_TOPIC=gcs-events ALIEN_FAKE_GCS_EVENTS_PUBSUB="$ALIEN_PUBSUB_EMULATOR_URL"
 ALIEN_FAKE_GCS_URL="$(bash scripts/peers/fake-gcs.sh start)"
 peers+=("fake-gcs=$ALIEN_FAKE_GCS_URL")
 azurite_url="$(bash scripts/peers/azurite.sh start)"

@@ -40,7 +40,7 @@ fn localstack_container_column_runs_in_docker_or_says_it_was_skipped() {
         .args([
             "conformance",
             "--target",
-            "emulator",
+            "emulator-aws",
             "--target",
             "localstack-container",
             "queue-roundtrip",

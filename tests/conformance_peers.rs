@@ -14,6 +14,11 @@ const PEERS: &[(&str, &str, &str)] = &[
     ("localstack", "ALIEN_LOCALSTACK_URL", "localstack.sh"),
     ("pubsub-emulator", "ALIEN_PUBSUB_EMULATOR_URL", "pubsub.sh"),
     ("fake-gcs", "ALIEN_FAKE_GCS_URL", "fake-gcs.sh"),
+    (
+        "fake-gcs events",
+        "ALIEN_FAKE_GCS_EVENTS_TOPIC",
+        "fake-gcs.sh",
+    ),
     ("azurite", "ALIEN_AZURITE_URL", "azurite.sh"),
 ];
 

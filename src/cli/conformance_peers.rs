@@ -58,7 +58,8 @@ pub async fn column(
         "pubsub-emulator" => {
             let pubsub = peer_url(name, endpoint)?;
             let storage = std::env::var("ALIEN_FAKE_GCS_URL").ok();
-            let target = GcpTarget::emulators(&pubsub, storage.as_deref())
+            let events = std::env::var("ALIEN_FAKE_GCS_EVENTS_TOPIC").ok();
+            let target = GcpTarget::emulators(&pubsub, storage.as_deref(), events.as_deref())
                 .await
                 .map_err(|e| format!("--target {name}: {e}"))?;
             Ok(super::column(&target, run_id, cases).await)

@@ -13,21 +13,30 @@ use super::push_receiver::FailingReceiver;
 use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
 use crate::Platform;
 
-/// The project the emulators are addressed with (any id works on them).
-const PROJECT: &str = "alien-conformance";
+/// The project the emulators are addressed with: scripts/peers/fake-gcs.sh publishes object
+/// events in `alien-local` unless told otherwise (`ALIEN_FAKE_GCS_EVENTS_PROJECT`).
+const PROJECT: &str = "alien-local";
 
 pub struct GcpTarget {
     clients: GcpClients,
     has_storage: bool,
+    events_topic: Option<String>,
 }
 
 impl GcpTarget {
-    /// The Pub/Sub emulator at `pubsub` and, when given, fake-gcs-server at `storage`.
-    pub async fn emulators(pubsub: &str, storage: Option<&str>) -> Result<GcpTarget> {
+    /// The Pub/Sub emulator at `pubsub` and, when given, fake-gcs-server at `storage`, which
+    /// publishes its object events to `events_topic` on that emulator when started with it
+    /// (scripts/peers/fake-gcs.sh, `ALIEN_FAKE_GCS_EVENTS_TOPIC`).
+    pub async fn emulators(
+        pubsub: &str,
+        storage: Option<&str>,
+        events_topic: Option<&str>,
+    ) -> Result<GcpTarget> {
         let config = GcpConfig::for_emulators(PROJECT, Some(pubsub), storage);
         Ok(GcpTarget {
             clients: GcpClients::new(&config).await?,
             has_storage: storage.is_some(),
+            events_topic: events_topic.map(str::to_string),
         })
     }
 
@@ -80,8 +89,19 @@ impl Target for GcpTarget {
         self.clients.create_bucket(name).await
     }
 
+    /// GCS reports changes as Pub/Sub messages (payload JSON_API_V1, upstream-cloud-semantics.md
+    /// §5.2): a subscription on fake-gcs-server's events topic, made before the bucket.
     async fn changing_storage(&self, name: &str) -> Result<GcpStorage> {
-        self.storage(name).await
+        let Some(topic) = &self.events_topic else {
+            return unsupported(
+                "fake-gcs-server was started without an events topic (ALIEN_FAKE_GCS_EVENTS_TOPIC)",
+            );
+        };
+        let changes = self
+            .clients
+            .subscribe_topic(topic, &format!("{name}-changes"))
+            .await?;
+        Ok(self.storage(name).await?.with_changes(changes))
     }
 
     async fn notifying_storage(

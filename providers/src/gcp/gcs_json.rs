@@ -122,20 +122,12 @@ impl GcsJson {
         if let Some(content_type) = content_type {
             resource["contentType"] = Value::from(content_type);
         }
-        let boundary = (0u32..)
-            .map(|n| format!("alien-part-{n}"))
-            .find(|b| !media.windows(b.len()).any(|w| w == b.as_bytes()))
-            .unwrap_or_default();
-        let mut body = format!(
-            "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{resource}\r\n--{boundary}\r\n"
-        )
-        .into_bytes();
-        if let Some(content_type) = content_type {
-            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        if let Some(bad) = content_type.filter(|t| t.chars().any(char::is_control)) {
+            return Err(ProviderError::invalid_argument(format!(
+                "content type {bad:?} contains control characters"
+            )));
         }
-        body.extend_from_slice(b"\r\n");
-        body.extend_from_slice(&media);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let (boundary, body) = multipart_related(&resource, content_type, &media);
         let path = format!("/upload/storage/v1/b/{}/o", encode(bucket));
         let request = self
             .request(Method::POST, &path)
@@ -240,6 +232,36 @@ impl GcsJson {
     }
 }
 
+/// A `multipart/related` body (RFC 2387) of `resource` as JSON, then `media` typed
+/// `content_type`, and its boundary: the first `alien-part-{n}` found in neither part.
+fn multipart_related(
+    resource: &Value,
+    content_type: Option<&str>,
+    media: &[u8],
+) -> (String, Vec<u8>) {
+    let json = resource.to_string();
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    let boundary = (0u32..)
+        .map(|n| format!("alien-part-{n}"))
+        .find(|b| !contains(media, b) && !json.contains(b.as_str()))
+        .unwrap_or_default();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{json}\r\n--{boundary}\r\n"
+    )
+    .into_bytes();
+    if let Some(content_type) = content_type {
+        body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+    }
+    body.extend_from_slice(b"\r\n");
+    body.extend_from_slice(media);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (boundary, body)
+}
+
 /// `/storage/v1/b/{bucket}/o/{object}`, both percent-encoded as one path segment each.
 fn object_path(bucket: &str, key: &str) -> String {
     format!("/storage/v1/b/{}/o/{}", encode(bucket), encode(key))
@@ -298,6 +320,21 @@ mod tests {
             "/storage/v1/b/b/o/dir%2Fa%20b%2Bc%3F.txt"
         );
         assert_eq!(encode("é~_-."), "%C3%A9~_-.");
+    }
+
+    // "Perform a multipart upload" (JSON API): metadata part, then the typed media part;
+    // the boundary occurs in neither.
+    #[test]
+    fn multipart_body_has_both_parts_and_a_fresh_boundary() {
+        let resource = json!({"name": "k", "contentType": "text/plain"});
+        let (boundary, body) =
+            multipart_related(&resource, Some("text/plain"), b"x alien-part-0 y");
+        assert_eq!(boundary, "alien-part-1");
+        let expected = format!(
+            "--alien-part-1\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{resource}\r\n\
+             --alien-part-1\r\nContent-Type: text/plain\r\n\r\nx alien-part-0 y\r\n--alien-part-1--\r\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&body), expected);
     }
 
     // objects resource: size is an int64 string, updated is RFC 3339.

@@ -92,17 +92,8 @@ impl GcpClients {
     }
 }
 
-/// A bucket's change feed over a notification subscription.
-///
-/// A page is what one receive returns (up to 10 messages, listening 1 s), in Pub/Sub
-/// publish order (Pub/Sub itself does not order deliveries). Its cursor is a
-/// page number issued by this feed: presenting it acks the messages of that page and of
-/// every earlier one; `None` nacks every unacknowledged page, so its changes come again.
-/// Receipts live in this process (see [`GcpQueue`]), so cursors do too; a cursor this feed
-/// did not issue is `InvalidArgument`. Messages of other buckets, other event types, and
-/// the `OBJECT_DELETE` of an overwritten generation are acked without becoming changes. A
-/// page whose lease ran out before its cursor came back is redelivered: delivery is at
-/// least once, as the trait allows.
+/// A bucket's change feed over a notification subscription; its semantics are documented
+/// on [`GcpStorage::with_changes`].
 #[derive(Debug)]
 pub(super) struct ChangeFeed {
     queue: GcpQueue,

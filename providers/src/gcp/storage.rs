@@ -85,7 +85,17 @@ impl GcpStorage {
     /// `changes_since` receives the bucket's change notifications from `queue`: a pull
     /// subscription on the topic a notification configuration
     /// ([`GcpClients::create_notification`]) or fake-gcs-server's `-event.*` flags publish
-    /// to. See [`ChangeFeed`] for the cursor's meaning.
+    /// to (a topic this adapter did not create: [`GcpClients::subscribe_topic`]).
+    ///
+    /// A page is what one receive returns (up to 10 messages, listening 1 s), in Pub/Sub
+    /// publish order. Its cursor is a page number issued by this handle (and its clones):
+    /// presenting it acks the messages of that page and of every earlier one; `None` nacks
+    /// every unacknowledged page, so its changes come again. Receipts live in this process
+    /// (see [`GcpQueue`]), so cursors do too; a cursor this handle did not issue is
+    /// `InvalidArgument`. Messages of other buckets, other event types
+    /// (`OBJECT_METADATA_UPDATE`, `OBJECT_ARCHIVE`) and the `OBJECT_DELETE` of an overwritten
+    /// generation are acked without becoming changes. A page whose lease ran out before its
+    /// cursor came back is redelivered: at least once, as the trait allows.
     pub fn with_changes(mut self, queue: GcpQueue) -> Self {
         self.changes = Some(Arc::new(ChangeFeed::new(queue, self.name.clone())));
         self
