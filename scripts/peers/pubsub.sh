@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Google's Pub/Sub emulator (gcloud component, Java) as a local GCP peer on 127.0.0.1. See gcp.md here.
+# Google's Pub/Sub emulator (gcloud component, Java) as a local GCP peer on 127.0.0.1. See README.md here.
 #
 #   pubsub.sh install             check that the emulator and Java are present (nothing is downloaded)
 #   pubsub.sh start [--port N]    start, wait until ready; stdout: http://127.0.0.1:PORT (gRPC and REST)

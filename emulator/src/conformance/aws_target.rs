@@ -11,7 +11,7 @@ use alien_providers::aws::{
 };
 use alien_providers::{ProviderError, QueueMessage, Result};
 
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
 use crate::Platform;
 
 pub struct AwsTarget {
@@ -130,7 +130,12 @@ impl Target for AwsTarget {
         unsupported("AWS has no daemon controller (upstream-cloud-semantics.md §7)")
     }
 
-    async fn failing_push(&self, _run_id: &str, _window: Duration) -> Result<Vec<PushSeen>> {
+    async fn push(
+        &self,
+        _run_id: &str,
+        _receiver: Receiver,
+        _window: Duration,
+    ) -> Result<Vec<PushSeen>> {
         unsupported("SQS is polled, not pushed")
     }
 

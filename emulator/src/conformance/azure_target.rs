@@ -7,7 +7,7 @@ use std::time::Duration;
 use alien_providers::azure::{AzureClients, AzureConfig, AzureStorage};
 use alien_providers::{QueueMessage, Result};
 
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
 use crate::Platform;
 
 const NO_SERVICE_BUS: &str = "Azurite has no Service Bus, and Microsoft's Service Bus emulator needs Docker and speaks AMQP; the adapter's REST requests are checked against recorded responses (providers/tests/azure_servicebus*.rs)";
@@ -87,7 +87,12 @@ impl Target for AzureTarget {
         unsupported("Azure has no daemon controller (upstream-cloud-semantics.md §7)")
     }
 
-    async fn failing_push(&self, _run_id: &str, _window: Duration) -> Result<Vec<PushSeen>> {
+    async fn push(
+        &self,
+        _run_id: &str,
+        _receiver: Receiver,
+        _window: Duration,
+    ) -> Result<Vec<PushSeen>> {
         unsupported("Service Bus is read with peek-lock, not pushed")
     }
 

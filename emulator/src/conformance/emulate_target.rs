@@ -10,7 +10,7 @@ use alien_providers::{QueueMessage, Result};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::{AwsTarget, KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use super::{AwsTarget, KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
 use crate::Platform;
 use crate::emulate::control::ControlClient;
 use crate::emulate::run::{EmulateOptions, Emulator};
@@ -134,7 +134,12 @@ impl Target for EmulateTarget {
         unsupported(SQS_ONLY)
     }
 
-    async fn failing_push(&self, _run_id: &str, _window: Duration) -> Result<Vec<PushSeen>> {
+    async fn push(
+        &self,
+        _run_id: &str,
+        _receiver: Receiver,
+        _window: Duration,
+    ) -> Result<Vec<PushSeen>> {
         unsupported("SQS is polled, not pushed")
     }
 

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
 use super::service_queue::{ServiceQueue, dead_letters, service_queue};
-use super::{KeyRule, PushSeen, QueueSetup, Target};
+use super::{KeyRule, PushSeen, QueueSetup, Receiver, Target};
 use crate::Platform;
 use crate::engine::{
     Behaviour, EmulatedDaemons, EmulatedKv, EmulatedSchedules, EmulatedStorage, EmulatedWorkers,
@@ -170,18 +170,30 @@ impl Target for EmulatorTarget {
         Ok((EmulatedDaemons { sim }, "agent".into()))
     }
 
-    /// The queue's worker trigger fails every attempt; the pushes are the trace's deliveries
-    /// of the message. The push carries no delivery count where the profile says the platform
-    /// reports none (Pub/Sub push: upstream-cloud-semantics.md §4.2).
-    async fn failing_push(&self, _run_id: &str, window: Duration) -> Result<Vec<PushSeen>> {
+    /// The queue's worker trigger answers as `receiver` says (a failure, or success after the
+    /// handler runs that long, the worker timeout being the 10 s ack deadline); the pushes are
+    /// the trace's deliveries of the message. The push carries no delivery count where the
+    /// profile says the platform reports none (Pub/Sub push: upstream-cloud-semantics.md §4.2).
+    async fn push(
+        &self,
+        _run_id: &str,
+        receiver: Receiver,
+        window: Duration,
+    ) -> Result<Vec<PushSeen>> {
         let trigger = json!([{"type": "queue", "queue": {"id": "jobs", "type": "queue"}}]);
         let mut resources = resource("queue", "jobs");
         resources["receiver"] = worker("receiver", trigger);
         let sim = self.sim(resources)?;
         let mut sim = sim.lock().unwrap_or_else(|p| p.into_inner());
-        let behaviour = Behaviour {
-            mode: Mode::FailAlways,
-            ..Behaviour::default()
+        let behaviour = match receiver {
+            Receiver::Fails => Behaviour {
+                mode: Mode::FailAlways,
+                ..Behaviour::default()
+            },
+            Receiver::AnswersAfter(hold) => Behaviour {
+                duration: hold,
+                ..Behaviour::default()
+            },
         };
         sim.set_handler("receiver", Box::new(Scripted::new(behaviour)))?;
         let id = sim.send("jobs", Payload::Text("push".into()), SendVia::Binding)?;

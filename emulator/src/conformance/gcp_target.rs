@@ -9,8 +9,8 @@ use alien_providers::gcp::{
 };
 use alien_providers::{Payload, QueueMessage, QueueProvider, Result};
 
-use super::push_receiver::FailingReceiver;
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Target, unsupported};
+use super::push_receiver::PushReceiver;
+use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
 use crate::Platform;
 
 /// The project the emulators are addressed with: scripts/peers/fake-gcs.sh publishes object
@@ -135,12 +135,23 @@ impl Target for GcpTarget {
 
     /// Upstream's trigger wiring: a push subscription with ack deadline = the worker's
     /// timeout (10 s here) and no retry or dead-letter policy, pushing to a receiver on
-    /// 127.0.0.1 that answers 500.
-    async fn failing_push(&self, run_id: &str, window: Duration) -> Result<Vec<PushSeen>> {
-        let receiver = FailingReceiver::start().await.map_err(|e| {
+    /// 127.0.0.1.
+    async fn push(
+        &self,
+        run_id: &str,
+        answer: Receiver,
+        window: Duration,
+    ) -> Result<Vec<PushSeen>> {
+        let receiver = PushReceiver::start(answer).await.map_err(|e| {
             alien_providers::ProviderError::new(alien_providers::ErrorKind::Internal, e.to_string())
         })?;
-        let name = format!("conf-{run_id}-push");
+        let name = format!(
+            "conf-{run_id}-push-{}",
+            match answer {
+                Receiver::Fails => "fails",
+                Receiver::AnswersAfter(_) => "slow",
+            }
+        );
         let queue = self
             .clients
             .create_queue(&PubSubQueueSpec::upstream(&name))

@@ -76,6 +76,15 @@ pub struct KeyRule {
     pub suffix: Option<String>,
 }
 
+/// How a push endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    /// 500 at once.
+    Fails,
+    /// 200 after holding the request this long.
+    AnswersAfter(Duration),
+}
+
 /// One push a receiver got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushSeen {
@@ -139,12 +148,13 @@ pub trait Target: Send + Sync {
     /// A running daemon, and its name.
     fn daemons(&self) -> impl Future<Output = Result<(Self::Daemons, String)>> + Send;
 
-    /// Publishes one message to a push subscription (upstream's: ack deadline = worker
-    /// timeout, no retry or dead-letter policy) whose endpoint always answers 500, and reports
-    /// the pushes it got within `window`.
-    fn failing_push(
+    /// Publishes one message to a push subscription (upstream's: ack deadline = the worker's
+    /// timeout, 10 s here, no retry or dead-letter policy) whose endpoint answers as
+    /// `receiver` says, and reports the pushes it got within `window`.
+    fn push(
         &self,
         run_id: &str,
+        receiver: Receiver,
         window: Duration,
     ) -> impl Future<Output = Result<Vec<PushSeen>>> + Send;
 

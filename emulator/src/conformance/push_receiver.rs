@@ -1,5 +1,6 @@
-//! A push endpoint on 127.0.0.1 that answers every push with 500 and records when each one
-//! arrived and what it carried: the receiver of the Pub/Sub push case on a real peer.
+//! A push endpoint on 127.0.0.1 that answers every push as told (500 at once, or 200 after
+//! holding the request) and records when each one arrived and what it carried: the receiver
+//! of the Pub/Sub push cases on a real peer.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::sync::oneshot;
 
-use super::PushSeen;
+use super::{PushSeen, Receiver};
 
 /// One push as it arrived.
 #[derive(Debug, Clone)]
@@ -22,22 +23,29 @@ struct Arrival {
 
 type Arrivals = Arc<Mutex<Vec<Arrival>>>;
 
+#[derive(Clone)]
+struct Shared {
+    arrivals: Arrivals,
+    answer: Receiver,
+}
+
 /// A running receiver; dropped, it stops.
-pub struct FailingReceiver {
+pub struct PushReceiver {
     pub url: String,
     arrivals: Arrivals,
     _stop: oneshot::Sender<()>,
 }
 
-impl FailingReceiver {
-    /// Binds 127.0.0.1 on a free port and serves until dropped.
-    pub async fn start() -> std::io::Result<FailingReceiver> {
+impl PushReceiver {
+    /// Binds 127.0.0.1 on a free port and answers as `answer` says until dropped.
+    pub async fn start(answer: Receiver) -> std::io::Result<PushReceiver> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/", listener.local_addr()?);
         let arrivals: Arrivals = Arc::default();
-        let app = Router::new()
-            .route("/", post(record))
-            .with_state(arrivals.clone());
+        let app = Router::new().route("/", post(record)).with_state(Shared {
+            arrivals: arrivals.clone(),
+            answer,
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -46,7 +54,7 @@ impl FailingReceiver {
                 })
                 .await;
         });
-        Ok(FailingReceiver {
+        Ok(PushReceiver {
             url,
             arrivals,
             _stop: stop,
@@ -73,14 +81,21 @@ impl FailingReceiver {
     }
 }
 
-async fn record(State(arrivals): State<Arrivals>, body: Bytes) -> StatusCode {
+async fn record(State(shared): State<Shared>, body: Bytes) -> StatusCode {
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    arrivals
+    shared
+        .arrivals
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(Arrival {
             at: Instant::now(),
             body,
         });
-    StatusCode::INTERNAL_SERVER_ERROR
+    match shared.answer {
+        Receiver::Fails => StatusCode::INTERNAL_SERVER_ERROR,
+        Receiver::AnswersAfter(hold) => {
+            tokio::time::sleep(hold).await;
+            StatusCode::OK
+        }
+    }
 }

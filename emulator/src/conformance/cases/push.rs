@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{Outcome, obs, setup};
 use crate::Platform;
 use crate::conformance::case::{Case, same};
-use crate::conformance::{PushSeen, Target};
+use crate::conformance::{PushSeen, Receiver, Target};
 
 /// How long the receiver is watched.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -24,6 +24,65 @@ pub const FAILING_RECEIVER: Case = Case {
         same("pauses", "grow"),
     ],
 };
+
+/// How long the slow receiver holds each push before it answers 200: past the 10 s ack
+/// deadline.
+const HOLD: Duration = Duration::from_secs(15);
+/// The ack deadline of the push subscription (upstream: the worker's timeout, 10 s here).
+const ACK_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the slow receiver is watched: the first push, its ack deadline, the redelivery.
+const SLOW_WINDOW: Duration = Duration::from_secs(20);
+
+pub const PAST_ACK_DEADLINE: Case = Case {
+    name: "pubsub-push-past-ack-deadline",
+    source: "Pub/Sub push: the endpoint must answer within the subscription's ack deadline, else the push counts as a negative ack and the message is pushed again; upstream sets the ack deadline to the worker's timeout (upstream-cloud-semantics.md §4.2: \"a handler that runs past the ack deadline is also redelivered\")",
+    platforms: &[Platform::Gcp],
+    elsewhere: "only Pub/Sub pushes to the worker (upstream-cloud-semantics.md §4.2)",
+    facts: &[
+        same(
+            "second push",
+            "after the ack deadline, while the first is unanswered",
+        ),
+        same("message id", "the same on every push"),
+    ],
+};
+
+/// When the second push came, against the ack deadline and the first push's answer.
+fn second_push(pushes: &[PushSeen]) -> &'static str {
+    let Some(gap) = pushes
+        .get(1)
+        .map(|p| p.after.saturating_sub(pushes[0].after))
+    else {
+        return "none";
+    };
+    // Half a second of slack for a peer's timers.
+    if gap + Duration::from_millis(500) < ACK_DEADLINE {
+        "before the ack deadline"
+    } else if gap < HOLD {
+        "after the ack deadline, while the first is unanswered"
+    } else {
+        "after the first answer"
+    }
+}
+
+fn same_id(pushes: &[PushSeen]) -> &'static str {
+    if pushes
+        .windows(2)
+        .all(|w| w[0].message_id == w[1].message_id)
+    {
+        "the same on every push"
+    } else {
+        "changes"
+    }
+}
+
+fn times(pushes: &[PushSeen]) -> String {
+    let times: Vec<String> = pushes
+        .iter()
+        .map(|p| format!("{:.2}", p.after.as_secs_f64()))
+        .collect();
+    times.join(" ")
+}
 
 /// Whether the pauses between pushes grow: the last is at least four times the first (push
 /// backoff doubles from 100 ms; a flat rate stays near 1).
@@ -42,26 +101,14 @@ fn pauses(pushes: &[PushSeen]) -> &'static str {
 }
 
 pub async fn failing_receiver<T: Target>(target: &T, run_id: &str) -> Outcome {
-    let pushes = setup(target.failing_push(run_id, WINDOW).await)?;
-    let ids: Vec<&str> = pushes.iter().map(|p| p.message_id.as_str()).collect();
+    let pushes = setup(target.push(run_id, Receiver::Fails, WINDOW).await)?;
     let attempts: Vec<String> = pushes
         .iter()
         .filter_map(|p| p.delivery_attempt.map(|a| a.to_string()))
         .collect();
-    let times: Vec<String> = pushes
-        .iter()
-        .map(|p| format!("{:.2}", p.after.as_secs_f64()))
-        .collect();
     Ok(vec![
         obs("pushed again", if pushes.len() > 1 { "yes" } else { "no" }),
-        obs(
-            "message id",
-            if ids.windows(2).all(|w| w[0] == w[1]) {
-                "the same on every push"
-            } else {
-                "changes"
-            },
-        ),
+        obs("message id", same_id(&pushes)),
         obs(
             "deliveryAttempt",
             if attempts.is_empty() {
@@ -73,7 +120,23 @@ pub async fn failing_receiver<T: Target>(target: &T, run_id: &str) -> Outcome {
         obs("pauses", pauses(&pushes)),
         obs(
             &format!("pushes in {} s (s after publish)", WINDOW.as_secs()),
-            times.join(" "),
+            times(&pushes),
+        ),
+    ])
+}
+
+pub async fn past_ack_deadline<T: Target>(target: &T, run_id: &str) -> Outcome {
+    let pushes = setup(
+        target
+            .push(run_id, Receiver::AnswersAfter(HOLD), SLOW_WINDOW)
+            .await,
+    )?;
+    Ok(vec![
+        obs("second push", second_push(&pushes)),
+        obs("message id", same_id(&pushes)),
+        obs(
+            &format!("pushes in {} s (s after publish)", SLOW_WINDOW.as_secs()),
+            times(&pushes),
         ),
     ])
 }
@@ -98,5 +161,17 @@ mod tests {
         assert_eq!(pauses(&at(&[0, 100, 300, 700, 1500])), "grow");
         assert_eq!(pauses(&at(&[0, 1000, 2000, 3010, 4000])), "flat");
         assert_eq!(pauses(&at(&[0, 1000])), "too few pushes to tell");
+    }
+
+    // The second push against the 10 s ack deadline and the 15 s hold.
+    #[test]
+    fn the_second_push_is_placed_against_the_deadline_and_the_answer() {
+        assert_eq!(second_push(&at(&[0])), "none");
+        assert_eq!(second_push(&at(&[0, 1000])), "before the ack deadline");
+        assert_eq!(
+            second_push(&at(&[100, 10_050])),
+            "after the ack deadline, while the first is unanswered"
+        );
+        assert_eq!(second_push(&at(&[0, 15_200])), "after the first answer");
     }
 }
