@@ -130,6 +130,8 @@ pub mod kv;
 pub mod limits;
 pub mod queue;
 pub mod schedule;
+#[cfg(any(feature = "aws", feature = "gcp"))]
+mod schedule_index;
 pub mod storage;
 pub mod types;
 pub mod validate;

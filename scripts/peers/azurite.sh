@@ -67,15 +67,4 @@ cmd_start() {
     --location "$RUN_DIR/$PEER-@PORT@.data" --disableTelemetry --skipApiVersionCheck --loose
 }
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
-
-sub="${1:-help}"
-[ $# -gt 0 ] && shift
-case "$sub" in
-  install) [ $# -eq 0 ] || die "install takes no arguments"; cmd_install ;;
-  start) cmd_start "$@" ;;
-  stop) parse_port "$@"; stop_common "$PORT" ;;
-  status) status_common ;;
-  help | -h | --help) usage ;;
-  *) usage; die "unknown subcommand '$sub'" ;;
-esac
+dispatch "$@"

@@ -82,16 +82,14 @@ cmd_start() {
     -external-url http://127.0.0.1:@PORT@ -public-host 127.0.0.1:@PORT@ -log-level warn "${events[@]}"
 }
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
+# This peer's own subcommands (see lib.sh `dispatch`).
+cmd_more() {
+  local sub="$1"
+  shift
+  case "$sub" in
+    binary) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; binary_path ;;
+    *) return 2 ;;
+  esac
+}
 
-sub="${1:-help}"
-[ $# -gt 0 ] && shift
-case "$sub" in
-  install) [ $# -eq 0 ] || die "install takes no arguments"; cmd_install ;;
-  start) cmd_start "$@" ;;
-  stop) parse_port "$@"; stop_common "$PORT" ;;
-  status) status_common ;;
-  binary) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; binary_path ;;
-  help | -h | --help) usage ;;
-  *) usage; die "unknown subcommand '$sub'" ;;
-esac
+dispatch "$@"

@@ -278,3 +278,34 @@ parse_port() {
   done
   if [ -n "$PORT" ]; then check_port_arg "$PORT"; fi
 }
+
+# The header comment of the calling script (its usage), on stderr.
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
+
+# Runs the subcommand "$1" with the rest as its arguments: install, start, stop, status and help
+# for every peer; a script with more (reset, python, binary) defines `cmd_more SUB ARGS...`, which
+# returns 2 for a subcommand it does not know. `STOP_GRACE` (seconds before SIGKILL) may be set
+# by the script.
+dispatch() {
+  local sub="${1:-help}" rc=0
+  [ $# -gt 0 ] && shift
+  case "$sub" in
+    install) [ $# -eq 0 ] || die "install takes no arguments"; cmd_install ;;
+    start) cmd_start "$@" ;;
+    stop) parse_port "$@"; stop_common "$PORT" ;;
+    status) status_common ;;
+    help | -h | --help) usage ;;
+    *)
+      if declare -F cmd_more >/dev/null; then
+        cmd_more "$sub" "$@" || rc=$?
+      else
+        rc=2
+      fi
+      if [ "$rc" -eq 2 ]; then
+        usage
+        die "unknown subcommand '$sub'"
+      fi
+      return "$rc"
+      ;;
+  esac
+}

@@ -14,6 +14,8 @@ PEER=localstack
 SERVER_PATTERN=localstack.runtime.main
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# LocalStack takes longer to shut down.
+STOP_GRACE=15
 
 LOCALSTACK_VERSION=2026.3.0
 LS_CONSTRAINTS="$SCRIPT_DIR/localstack-constraints.txt"
@@ -118,17 +120,15 @@ cmd_reset() {
   cmd_start --port "$PORT"
 }
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
+# This peer's own subcommands (see lib.sh `dispatch`).
+cmd_more() {
+  local sub="$1"
+  shift
+  case "$sub" in
+    reset) cmd_reset "$@" ;;
+    python) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; printf '%s\n' "$VENV/bin/python" ;;
+    *) return 2 ;;
+  esac
+}
 
-sub="${1:-help}"
-[ $# -gt 0 ] && shift
-case "$sub" in
-  install) [ $# -eq 0 ] || die "install takes no arguments"; cmd_install ;;
-  start) cmd_start "$@" ;;
-  stop) parse_port "$@"; STOP_GRACE=15 stop_common "$PORT" ;;
-  reset) cmd_reset "$@" ;;
-  status) status_common ;;
-  python) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; printf '%s\n' "$VENV/bin/python" ;;
-  help | -h | --help) usage ;;
-  *) usage; die "unknown subcommand '$sub'" ;;
-esac
+dispatch "$@"

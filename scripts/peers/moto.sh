@@ -60,17 +60,15 @@ cmd_reset() {
   log "reset http://127.0.0.1:$PORT"
 }
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
+# This peer's own subcommands (see lib.sh `dispatch`).
+cmd_more() {
+  local sub="$1"
+  shift
+  case "$sub" in
+    reset) cmd_reset "$@" ;;
+    python) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; printf '%s\n' "$VENV/bin/python" ;;
+    *) return 2 ;;
+  esac
+}
 
-sub="${1:-help}"
-[ $# -gt 0 ] && shift
-case "$sub" in
-  install) [ $# -eq 0 ] || die "install takes no arguments"; cmd_install ;;
-  start) cmd_start "$@" ;;
-  stop) parse_port "$@"; stop_common "$PORT" ;;
-  reset) cmd_reset "$@" ;;
-  status) status_common ;;
-  python) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; printf '%s\n' "$VENV/bin/python" ;;
-  help | -h | --help) usage ;;
-  *) usage; die "unknown subcommand '$sub'" ;;
-esac
+dispatch "$@"

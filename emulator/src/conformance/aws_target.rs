@@ -11,7 +11,7 @@ use alien_providers::aws::{
 };
 use alien_providers::{ProviderError, QueueMessage, Result};
 
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
+use super::{KeyRule, NoProvider, QueueSetup, Resource, Target};
 use crate::Platform;
 
 pub struct AwsTarget {
@@ -58,6 +58,20 @@ impl Target for AwsTarget {
 
     fn platform(&self) -> Platform {
         Platform::Aws
+    }
+
+    fn lacks(&self, resource: Resource) -> String {
+        match resource {
+            Resource::DeployedWorker => {
+                "the AWS adapter deploys no Lambda function for the conformance run".into()
+            }
+            Resource::Kv => "the AWS adapter has no DynamoDB KV yet".into(),
+            Resource::Daemons => {
+                "AWS has no daemon controller (upstream-cloud-semantics.md §7)".into()
+            }
+            Resource::Push => "SQS is polled, not pushed".into(),
+            other => format!("the AWS adapter has no {other:?}"),
+        }
     }
 
     async fn queue(&self, setup: &QueueSetup) -> Result<AwsQueue> {
@@ -116,27 +130,6 @@ impl Target for AwsTarget {
     async fn workers(&self) -> Result<AwsWorker> {
         // The function name comes from each request's `target_worker`.
         Ok(self.clients.worker(""))
-    }
-
-    async fn deployed_worker(&self) -> Result<(AwsWorker, String)> {
-        unsupported("the AWS adapter deploys no Lambda function for the conformance run")
-    }
-
-    async fn kv(&self, _name: &str) -> Result<NoProvider> {
-        unsupported("the AWS adapter has no DynamoDB KV yet")
-    }
-
-    async fn daemons(&self) -> Result<(NoProvider, String)> {
-        unsupported("AWS has no daemon controller (upstream-cloud-semantics.md §7)")
-    }
-
-    async fn push(
-        &self,
-        _run_id: &str,
-        _receiver: Receiver,
-        _window: Duration,
-    ) -> Result<Vec<PushSeen>> {
-        unsupported("SQS is polled, not pushed")
     }
 
     async fn sleep(&self, d: Duration) {

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use alien_providers::Result;
 use alien_providers::azure::{AzureClients, AzureConfig, AzureStorage};
-use alien_providers::{QueueMessage, Result};
 
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
+use super::{NoProvider, Resource, Target};
 use crate::Platform;
 
 const NO_SERVICE_BUS: &str = "Azurite has no Service Bus, and Microsoft's Service Bus emulator needs Docker and speaks AMQP; the adapter's REST requests are checked against recorded responses (providers/tests/azure_servicebus*.rs)";
@@ -42,12 +42,21 @@ impl Target for AzureTarget {
         Platform::Azure
     }
 
-    async fn queue(&self, _setup: &QueueSetup) -> Result<NoProvider> {
-        unsupported(NO_SERVICE_BUS)
-    }
-
-    async fn dead_letters(&self, queue: &NoProvider) -> Result<Vec<QueueMessage>> {
-        match *queue {}
+    fn lacks(&self, resource: Resource) -> String {
+        match resource {
+            Resource::Queue | Resource::Notifications => NO_SERVICE_BUS.into(),
+            Resource::Schedules => {
+                "Dapr's cron binding runs inside the app's sidecar; no Azure API registers it"
+                    .into()
+            }
+            Resource::Workers | Resource::DeployedWorker => NO_EMULATOR.into(),
+            Resource::Kv => "the Azure adapter has no Table Storage KV yet".into(),
+            Resource::Daemons => {
+                "Azure has no daemon controller (upstream-cloud-semantics.md §7)".into()
+            }
+            Resource::Push => "Service Bus is read with peek-lock, not pushed".into(),
+            Resource::Storage => format!("the Azure adapter has no {resource:?}"),
+        }
     }
 
     async fn storage(&self, name: &str) -> Result<AzureStorage> {
@@ -56,44 +65,6 @@ impl Target for AzureTarget {
 
     async fn changing_storage(&self, name: &str) -> Result<AzureStorage> {
         self.clients.create_container(name).await
-    }
-
-    async fn notifying_storage(
-        &self,
-        _name: &str,
-        _queue: &QueueSetup,
-        _rule: &KeyRule,
-    ) -> Result<(AzureStorage, NoProvider)> {
-        unsupported(NO_SERVICE_BUS)
-    }
-
-    async fn schedules(&self) -> Result<NoProvider> {
-        unsupported("Dapr's cron binding runs inside the app's sidecar; no Azure API registers it")
-    }
-
-    async fn workers(&self) -> Result<NoProvider> {
-        unsupported(NO_EMULATOR)
-    }
-
-    async fn deployed_worker(&self) -> Result<(NoProvider, String)> {
-        unsupported(NO_EMULATOR)
-    }
-
-    async fn kv(&self, _name: &str) -> Result<NoProvider> {
-        unsupported("the Azure adapter has no Table Storage KV yet")
-    }
-
-    async fn daemons(&self) -> Result<(NoProvider, String)> {
-        unsupported("Azure has no daemon controller (upstream-cloud-semantics.md §7)")
-    }
-
-    async fn push(
-        &self,
-        _run_id: &str,
-        _receiver: Receiver,
-        _window: Duration,
-    ) -> Result<Vec<PushSeen>> {
-        unsupported("Service Bus is read with peek-lock, not pushed")
     }
 
     async fn sleep(&self, d: Duration) {

@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use alien_providers::aws::{AwsQueue, AwsSchedules, AwsStorage, AwsWorker};
+use alien_providers::aws::AwsQueue;
 use alien_providers::{QueueMessage, Result};
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::{AwsTarget, KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
+use super::{AwsTarget, NoProvider, QueueSetup, Resource, Target};
 use crate::Platform;
 use crate::emulate::control::ControlClient;
 use crate::emulate::run::{EmulateOptions, Emulator};
@@ -75,9 +75,9 @@ impl EmulateTarget {
 
 impl Target for EmulateTarget {
     type Queue = AwsQueue;
-    type Storage = AwsStorage;
-    type Schedules = AwsSchedules;
-    type Workers = AwsWorker;
+    type Storage = NoProvider;
+    type Schedules = NoProvider;
+    type Workers = NoProvider;
     type Kv = NoProvider;
     type Daemons = NoProvider;
 
@@ -89,58 +89,19 @@ impl Target for EmulateTarget {
         Platform::Aws
     }
 
+    fn lacks(&self, resource: Resource) -> String {
+        match resource {
+            Resource::Push => "SQS is polled, not pushed".into(),
+            _ => SQS_ONLY.into(),
+        }
+    }
+
     async fn queue(&self, setup: &QueueSetup) -> Result<AwsQueue> {
         self.sqs.queue(setup).await
     }
 
     async fn dead_letters(&self, queue: &AwsQueue) -> Result<Vec<QueueMessage>> {
         self.sqs.dead_letters(queue).await
-    }
-
-    async fn storage(&self, _name: &str) -> Result<AwsStorage> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn changing_storage(&self, _name: &str) -> Result<AwsStorage> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn notifying_storage(
-        &self,
-        _name: &str,
-        _queue: &QueueSetup,
-        _rule: &KeyRule,
-    ) -> Result<(AwsStorage, AwsQueue)> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn schedules(&self) -> Result<AwsSchedules> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn workers(&self) -> Result<AwsWorker> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn deployed_worker(&self) -> Result<(AwsWorker, String)> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn kv(&self, _name: &str) -> Result<NoProvider> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn daemons(&self) -> Result<(NoProvider, String)> {
-        unsupported(SQS_ONLY)
-    }
-
-    async fn push(
-        &self,
-        _run_id: &str,
-        _receiver: Receiver,
-        _window: Duration,
-    ) -> Result<Vec<PushSeen>> {
-        unsupported("SQS is polled, not pushed")
     }
 
     /// Time travel: every lease that ends within `d` ends now.

@@ -4,13 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use alien_providers::gcp::{
-    GcpClients, GcpConfig, GcpQueue, GcpSchedules, GcpStorage, PubSubQueueSpec,
-};
+use alien_providers::gcp::{GcpClients, GcpConfig, GcpQueue, GcpStorage, PubSubQueueSpec};
 use alien_providers::{Payload, QueueMessage, QueueProvider, Result};
 
 use super::push_receiver::PushReceiver;
-use super::{KeyRule, NoProvider, PushSeen, QueueSetup, Receiver, Target, unsupported};
+use super::{NoProvider, PushSeen, QueueSetup, Receiver, Resource, Target, unsupported};
 use crate::Platform;
 
 /// The project the emulators are addressed with: scripts/peers/fake-gcs.sh publishes object
@@ -51,12 +49,11 @@ impl GcpTarget {
 
 /// What has no emulator here.
 const NO_SCHEDULER: &str = "Cloud Scheduler has no emulator; the adapter's requests are checked against recorded responses (providers/tests/gcp_scheduler.rs)";
-const NO_CLOUD_RUN: &str = "Cloud Run has no emulator";
 
 impl Target for GcpTarget {
     type Queue = GcpQueue;
     type Storage = GcpStorage;
-    type Schedules = GcpSchedules;
+    type Schedules = NoProvider;
     type Workers = NoProvider;
     type Kv = NoProvider;
     type Daemons = NoProvider;
@@ -67,6 +64,19 @@ impl Target for GcpTarget {
 
     fn platform(&self) -> Platform {
         Platform::Gcp
+    }
+
+    fn lacks(&self, resource: Resource) -> String {
+        match resource {
+            Resource::Notifications => "a Storage notifications rule is checked on S3 peers".into(),
+            Resource::Schedules => NO_SCHEDULER.into(),
+            Resource::Workers | Resource::DeployedWorker => "Cloud Run has no emulator".into(),
+            Resource::Kv => "the GCP adapter has no Firestore KV".into(),
+            Resource::Daemons => {
+                "GCP has no daemon controller (upstream-cloud-semantics.md §7)".into()
+            }
+            other => format!("the GCP adapter has no {other:?}"),
+        }
     }
 
     /// Pub/Sub's service API: its own 10 MB limit, not the binding's 64 KiB.
@@ -102,35 +112,6 @@ impl Target for GcpTarget {
             .subscribe_topic(topic, &format!("{name}-changes"))
             .await?;
         Ok(self.storage(name).await?.with_changes(changes))
-    }
-
-    async fn notifying_storage(
-        &self,
-        _name: &str,
-        _queue: &QueueSetup,
-        _rule: &KeyRule,
-    ) -> Result<(GcpStorage, GcpQueue)> {
-        unsupported("a Storage notifications rule is checked on S3 peers")
-    }
-
-    async fn schedules(&self) -> Result<GcpSchedules> {
-        unsupported(NO_SCHEDULER)
-    }
-
-    async fn workers(&self) -> Result<NoProvider> {
-        unsupported(NO_CLOUD_RUN)
-    }
-
-    async fn deployed_worker(&self) -> Result<(NoProvider, String)> {
-        unsupported(NO_CLOUD_RUN)
-    }
-
-    async fn kv(&self, _name: &str) -> Result<NoProvider> {
-        unsupported("the GCP adapter has no Firestore KV")
-    }
-
-    async fn daemons(&self) -> Result<(NoProvider, String)> {
-        unsupported("GCP has no daemon controller (upstream-cloud-semantics.md §7)")
     }
 
     /// Upstream's trigger wiring: a push subscription with ack deadline = the worker's

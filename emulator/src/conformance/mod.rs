@@ -96,9 +96,28 @@ pub struct PushSeen {
     pub delivery_attempt: Option<u32>,
 }
 
-/// What a case needs from a target. A target without some resource answers that method with
-/// [`ErrorKind::Unsupported`](alien_providers::ErrorKind::Unsupported) and its reason; the
-/// cell then reads "n/a" with the reason (never a pass).
+/// What a target may lack, for [`Target::lacks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Queue,
+    Storage,
+    Notifications,
+    Schedules,
+    Workers,
+    DeployedWorker,
+    Kv,
+    Daemons,
+    Push,
+}
+
+/// The answer of a method for a resource the target lacks.
+fn lacking<T>(target: &(impl Target + ?Sized), resource: Resource) -> Result<T> {
+    unsupported(target.lacks(resource))
+}
+
+/// What a case needs from a target. A target overrides the methods of the resources it has;
+/// the others answer [`ErrorKind::Unsupported`](alien_providers::ErrorKind::Unsupported) with
+/// [`Target::lacks`], and the cell reads "n/a" with that reason (never a pass).
 pub trait Target: Send + Sync {
     type Queue: QueueProvider;
     type Storage: StorageProvider;
@@ -113,50 +132,88 @@ pub trait Target: Send + Sync {
     /// The platform whose facts the target is judged by.
     fn platform(&self) -> Platform;
 
-    fn queue(&self, setup: &QueueSetup) -> impl Future<Output = Result<Self::Queue>> + Send;
+    /// Why the target does not have `resource`.
+    fn lacks(&self, resource: Resource) -> String {
+        format!("{} has no {resource:?} adapter", self.name())
+    }
+
+    fn queue(&self, _setup: &QueueSetup) -> impl Future<Output = Result<Self::Queue>> + Send {
+        let answer = lacking(self, Resource::Queue);
+        async move { answer }
+    }
 
     /// Messages in the queue's dead-letter queue, as a receive from it shows them.
     fn dead_letters(
         &self,
-        queue: &Self::Queue,
-    ) -> impl Future<Output = Result<Vec<QueueMessage>>> + Send;
+        _queue: &Self::Queue,
+    ) -> impl Future<Output = Result<Vec<QueueMessage>>> + Send {
+        let answer = lacking(self, Resource::Queue);
+        async move { answer }
+    }
 
-    fn storage(&self, name: &str) -> impl Future<Output = Result<Self::Storage>> + Send;
+    fn storage(&self, _name: &str) -> impl Future<Output = Result<Self::Storage>> + Send {
+        let answer = lacking(self, Resource::Storage);
+        async move { answer }
+    }
 
     /// A bucket whose `changes_since` reports its changes.
-    fn changing_storage(&self, name: &str) -> impl Future<Output = Result<Self::Storage>> + Send;
+    fn changing_storage(&self, _name: &str) -> impl Future<Output = Result<Self::Storage>> + Send {
+        let answer = lacking(self, Resource::Storage);
+        async move { answer }
+    }
 
     /// A bucket `name` with a Storage `notifications` rule (published-3.3.49.md §8): created
     /// objects whose keys match `rule` go to a new queue `queue`.
     fn notifying_storage(
         &self,
-        name: &str,
-        queue: &QueueSetup,
-        rule: &KeyRule,
-    ) -> impl Future<Output = Result<(Self::Storage, Self::Queue)>> + Send;
+        _name: &str,
+        _queue: &QueueSetup,
+        _rule: &KeyRule,
+    ) -> impl Future<Output = Result<(Self::Storage, Self::Queue)>> + Send {
+        let answer = lacking(self, Resource::Notifications);
+        async move { answer }
+    }
 
-    fn schedules(&self) -> impl Future<Output = Result<Self::Schedules>> + Send;
+    fn schedules(&self) -> impl Future<Output = Result<Self::Schedules>> + Send {
+        let answer = lacking(self, Resource::Schedules);
+        async move { answer }
+    }
 
     /// Invokes workers by name (a name it does not know is the caller's test).
-    fn workers(&self) -> impl Future<Output = Result<Self::Workers>> + Send;
+    fn workers(&self) -> impl Future<Output = Result<Self::Workers>> + Send {
+        let answer = lacking(self, Resource::Workers);
+        async move { answer }
+    }
 
     /// A deployed worker that answers 200, and its name.
-    fn deployed_worker(&self) -> impl Future<Output = Result<(Self::Workers, String)>> + Send;
+    fn deployed_worker(&self) -> impl Future<Output = Result<(Self::Workers, String)>> + Send {
+        let answer = lacking(self, Resource::DeployedWorker);
+        async move { answer }
+    }
 
-    fn kv(&self, name: &str) -> impl Future<Output = Result<Self::Kv>> + Send;
+    fn kv(&self, _name: &str) -> impl Future<Output = Result<Self::Kv>> + Send {
+        let answer = lacking(self, Resource::Kv);
+        async move { answer }
+    }
 
     /// A running daemon, and its name.
-    fn daemons(&self) -> impl Future<Output = Result<(Self::Daemons, String)>> + Send;
+    fn daemons(&self) -> impl Future<Output = Result<(Self::Daemons, String)>> + Send {
+        let answer = lacking(self, Resource::Daemons);
+        async move { answer }
+    }
 
     /// Publishes one message to a push subscription (upstream's: ack deadline = the worker's
     /// timeout, 10 s here, no retry or dead-letter policy) whose endpoint answers as
     /// `receiver` says, and reports the pushes it got within `window`.
     fn push(
         &self,
-        run_id: &str,
-        receiver: Receiver,
-        window: Duration,
-    ) -> impl Future<Output = Result<Vec<PushSeen>>> + Send;
+        _run_id: &str,
+        _receiver: Receiver,
+        _window: Duration,
+    ) -> impl Future<Output = Result<Vec<PushSeen>>> + Send {
+        let answer = lacking(self, Resource::Push);
+        async move { answer }
+    }
 
     /// Lets `d` of the target's time pass.
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send;

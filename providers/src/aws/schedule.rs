@@ -2,8 +2,7 @@
 //! controller does (upstream-cloud-semantics.md, cron row and naming index;
 //! upstream-stack-and-limits.md §4.2).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use aws_sdk_eventbridge::types::RuleState;
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use super::clients::AwsClients;
 use super::error::map_sdk_error;
 use crate::error::{ProviderError, Result};
 use crate::schedule::{ScheduleProvider, ScheduleRegistration, ScheduleTrigger};
+use crate::schedule_index::TriggerIndices;
 use crate::types::ScheduleId;
 
 /// Turns a stack cron string into an EventBridge `ScheduleExpression`, e.g. the emulator's
@@ -30,7 +30,7 @@ pub struct AwsSchedules {
     eventbridge: aws_sdk_eventbridge::Client,
     prefix: String,
     to_schedule_expression: ToScheduleExpression,
-    next_index: Mutex<BTreeMap<String, u32>>,
+    indices: TriggerIndices,
 }
 
 impl std::fmt::Debug for AwsSchedules {
@@ -53,32 +53,7 @@ impl AwsClients {
             eventbridge: self.eventbridge.clone(),
             prefix: prefix.to_owned(),
             to_schedule_expression,
-            next_index: Mutex::new(BTreeMap::new()),
-        }
-    }
-}
-
-impl AwsSchedules {
-    fn indices(&self) -> MutexGuard<'_, BTreeMap<String, u32>> {
-        self.next_index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Takes the next index for `target`.
-    fn reserve(&self, target: &str) -> u32 {
-        let mut indices = self.indices();
-        let next = indices.entry(target.to_owned()).or_insert(0);
-        *next += 1;
-        *next - 1
-    }
-
-    /// Gives `index` back unless a later registration for `target` took the next one.
-    fn release(&self, target: &str, index: u32) {
-        if let Some(next) = self.indices().get_mut(target)
-            && *next == index + 1
-        {
-            *next = index;
+            indices: TriggerIndices::default(),
         }
     }
 }
@@ -89,7 +64,7 @@ impl ScheduleProvider for AwsSchedules {
     /// (`ValidationException`) is `InvalidArgument`.
     async fn register(&self, trigger: ScheduleTrigger) -> Result<ScheduleRegistration> {
         let expression = (self.to_schedule_expression)(&trigger.cron)?;
-        let index = self.reserve(&trigger.target);
+        let index = self.indices.reserve(&trigger.target);
         let name = format!("{}-{}-cron-{index}", self.prefix, trigger.target);
         let put = self
             .eventbridge
@@ -106,7 +81,7 @@ impl ScheduleProvider for AwsSchedules {
                 schedule_name: output.rule_arn.unwrap_or_default(),
             }),
             Err(e) => {
-                self.release(&trigger.target, index);
+                self.indices.release(&trigger.target, index);
                 Err(map_sdk_error("events:PutRule", None, e))
             }
         }
@@ -161,44 +136,5 @@ impl ScheduleProvider for AwsSchedules {
             .await
             .map_err(|e| map_sdk_error("events:DeleteRule", None, e))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn schedules() -> AwsSchedules {
-        let config = aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .build();
-        AwsSchedules {
-            eventbridge: aws_sdk_eventbridge::Client::from_conf(config),
-            prefix: "stack".into(),
-            to_schedule_expression: Arc::new(|cron: &str| Ok(cron.to_owned())),
-            next_index: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    // upstream-cloud-semantics.md: rule `{prefix}-{id}-cron-{i}`, i counted per worker.
-    #[test]
-    fn indices_count_per_target() {
-        let schedules = schedules();
-        assert_eq!(schedules.reserve("a"), 0);
-        assert_eq!(schedules.reserve("a"), 1);
-        assert_eq!(schedules.reserve("b"), 0);
-    }
-
-    // A refused registration gives its index back unless a later one already took the next.
-    #[test]
-    fn refused_registration_releases_its_index() {
-        let schedules = schedules();
-        let first = schedules.reserve("a");
-        schedules.release("a", first);
-        assert_eq!(schedules.reserve("a"), 0);
-        let taken = schedules.reserve("a");
-        let later = schedules.reserve("a");
-        schedules.release("a", taken);
-        assert_eq!((taken, later, schedules.reserve("a")), (1, 2, 3));
     }
 }

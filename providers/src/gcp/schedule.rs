@@ -6,7 +6,6 @@
 //! (upstream-cloud-semantics.md §6, §0b GCP).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use google_cloud_scheduler_v1::client::CloudScheduler;
@@ -16,6 +15,7 @@ use super::config::GcpClients;
 use super::error::map_gcp_error;
 use crate::error::{ErrorKind, ProviderError, Result};
 use crate::schedule::{ScheduleProvider, ScheduleRegistration, ScheduleTrigger};
+use crate::schedule_index::TriggerIndices;
 use crate::types::ScheduleId;
 
 /// Where a worker's jobs send their request.
@@ -38,7 +38,7 @@ pub struct GcpSchedules {
     parent: String,
     prefix: String,
     targets: BTreeMap<String, ServiceTarget>,
-    next_index: Mutex<BTreeMap<String, u32>>,
+    indices: TriggerIndices,
 }
 
 impl GcpClients {
@@ -50,7 +50,7 @@ impl GcpClients {
             parent: format!("projects/{}/locations/{}", self.project, self.location),
             prefix: prefix.to_owned(),
             targets: BTreeMap::new(),
-            next_index: Mutex::new(BTreeMap::new()),
+            indices: TriggerIndices::default(),
         }
     }
 }
@@ -96,29 +96,6 @@ impl GcpSchedules {
             )
         })
     }
-
-    fn indices(&self) -> MutexGuard<'_, BTreeMap<String, u32>> {
-        self.next_index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Takes the next index for `target`.
-    fn reserve(&self, target: &str) -> u32 {
-        let mut indices = self.indices();
-        let next = indices.entry(target.to_owned()).or_insert(0);
-        *next += 1;
-        *next - 1
-    }
-
-    /// Gives `index` back unless a later registration for `target` took the next one.
-    fn release(&self, target: &str, index: u32) {
-        if let Some(next) = self.indices().get_mut(target)
-            && *next == index + 1
-        {
-            *next = index;
-        }
-    }
 }
 
 impl ScheduleProvider for GcpSchedules {
@@ -126,7 +103,7 @@ impl ScheduleProvider for GcpSchedules {
     /// `InvalidArgument`; the expression is the cron verbatim.
     async fn register(&self, trigger: ScheduleTrigger) -> Result<ScheduleRegistration> {
         let client = self.client()?;
-        let index = self.reserve(&trigger.target);
+        let index = self.indices.reserve(&trigger.target);
         let name = format!(
             "{}/jobs/{}-{}-cron-{index}",
             self.parent, self.prefix, trigger.target
@@ -148,7 +125,7 @@ impl ScheduleProvider for GcpSchedules {
                 schedule_name: if job.name.is_empty() { name } else { job.name },
             }),
             Err(e) => {
-                self.release(&trigger.target, index);
+                self.indices.release(&trigger.target, index);
                 Err(e)
             }
         }
