@@ -283,8 +283,9 @@ parse_port() {
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; }
 
 # Runs the subcommand "$1" with the rest as its arguments: install, start, stop, status and help
-# for every peer; a script with more (reset, python, binary) defines `cmd_more SUB ARGS...`, which
-# returns 2 for a subcommand it does not know. `STOP_GRACE` (seconds before SIGKILL) may be set
+# for every peer, reset where the script defines `cmd_reset`, python where it has a `VENV`; a
+# script with more (binary) defines `cmd_more SUB ARGS...`, which returns 2 for a subcommand it
+# does not know. `STOP_GRACE` (seconds before SIGKILL) may be set
 # by the script.
 dispatch() {
   local sub="${1:-help}" rc=0
@@ -295,6 +296,12 @@ dispatch() {
     stop) parse_port "$@"; stop_common "$PORT" ;;
     status) status_common ;;
     help | -h | --help) usage ;;
+    reset) declare -F cmd_reset >/dev/null || die "$PEER has no reset"; cmd_reset "$@" ;;
+    python)
+      [ -n "${VENV:-}" ] || die "$PEER has no venv"
+      [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"
+      printf '%s\n' "$VENV/bin/python"
+      ;;
     *)
       if declare -F cmd_more >/dev/null; then
         cmd_more "$sub" "$@" || rc=$?

@@ -60,15 +60,4 @@ cmd_reset() {
   log "reset http://127.0.0.1:$PORT"
 }
 
-# This peer's own subcommands (see lib.sh `dispatch`).
-cmd_more() {
-  local sub="$1"
-  shift
-  case "$sub" in
-    reset) cmd_reset "$@" ;;
-    python) [ -x "$VENV/bin/python" ] || die "not installed; run: $0 install"; printf '%s\n' "$VENV/bin/python" ;;
-    *) return 2 ;;
-  esac
-}
-
 dispatch "$@"
