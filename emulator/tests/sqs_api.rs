@@ -255,7 +255,7 @@ async fn purge_empties_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_queue_configures_the_stack_queue_and_refuses_redrive() {
+async fn create_queue_configures_the_stack_queue() {
     let f = Fixture::new().await;
     let jobs = f
         .clients
@@ -266,16 +266,54 @@ async fn create_queue_configures_the_stack_queue_and_refuses_redrive() {
         jobs.attributes().await.unwrap().visibility_timeout,
         Duration::from_secs(90)
     );
-    let err = f
+}
+
+/// SQS dead-letter queues (developer guide, "Using dead-letter queues"; API reference,
+/// ReceiveMessage `ApproximateReceiveCount`): after `maxReceiveCount` receives the message
+/// moves to the queue named by `deadLetterTargetArn`, keeping its MessageId, and its receive
+/// count goes on counting there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_policy_moves_the_message_to_its_dead_letter_queue() {
+    let f = Fixture::new().await;
+    let queue = f
         .clients
         .create_queue(&QueueSpec {
-            max_receive_count: Some(3),
+            max_receive_count: Some(2),
             ..QueueSpec::for_workers("redriven", &[])
         })
         .await
-        .unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidArgument, "{err}");
-    assert!(err.message.contains("RedrivePolicy"), "{err}");
+        .unwrap()
+        .service_api();
+    let id = queue.send(Payload::Text("poison".into())).await.unwrap();
+    for attempt in 1..=2 {
+        let got = queue.receive(ReceiveOptions::new(1)).await.unwrap();
+        assert_eq!(got[0].attempt, attempt);
+        queue.nack(&got[0].receipt).await.unwrap();
+    }
+    assert!(
+        queue
+            .receive(ReceiveOptions::new(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let dead = queue.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].id.as_str(), dead[0].attempt), (id.as_str(), 3));
+    assert_eq!(queue.attributes().await.unwrap().dead_letter_count, Some(1));
+}
+
+/// A RedrivePolicy naming no existing queue is refused (SQS: InvalidParameterValue, "Dead
+/// letter target does not exist").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_policy_to_a_missing_queue_is_refused() {
+    let f = Fixture::new().await;
+    let body = json!({"QueueName": "orphan", "Attributes": {"RedrivePolicy":
+        json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:nowhere", "maxReceiveCount": 3}).to_string()}});
+    let response = raw(&f, "AmazonSQS.CreateQueue", &body.to_string()).await;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Dead letter target does not exist"), "{text}");
 }
 
 // ReceiveMessage WaitTimeSeconds: a long poll returns as soon as a message arrives.

@@ -48,13 +48,6 @@ pub const KNOWN_GAPS: &[KnownGap] = &[
         reason: "google-cloud-pubsub 1.7 receives only through streaming pull and exposes no per-message ModifyAckDeadline, so the GCP adapter cannot renew one lease (Pub/Sub itself can: ModifyAckDeadline)",
     },
     KnownGap {
-        target: "emulate-sqs",
-        case: "dead-letter-after-max-deliveries",
-        what: ERROR,
-        observed: "RedrivePolicy is not supported by the emulator's SQS endpoint",
-        reason: "alien emulate keeps a queue's dead letters with the queue (GET /queues/{queue}/dead-letters, `alien ctl dead-letters`) instead of moving them to another SQS queue, so its SQS endpoint refuses RedrivePolicy with a 400 naming it; the engine's dead-lettering itself is checked in the emulator-aws column",
-    },
-    KnownGap {
         target: "moto",
         case: "schedule-both-day-fields",
         what: "0 12 1 * 1",

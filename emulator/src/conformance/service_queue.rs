@@ -31,6 +31,7 @@ pub fn service_queue(sim: SharedSim, id: &str, setup: &QueueSetup) -> Result<Ser
                 visibility_timeout: Some(setup.visibility_timeout),
                 max_message_bytes: setup.max_message_bytes,
                 max_receive_count: setup.max_receive_count,
+                dead_letter_queue: None,
             },
         )?;
     Ok(ServiceQueue {

@@ -16,7 +16,7 @@ use crate::profile::{
 use crate::stack::Resource;
 
 /// Queue attributes set on the service itself, over the profile's derived ones.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueSettings {
     /// The lease a receive takes when it names none (SQS `VisibilityTimeout`).
     pub visibility_timeout: Option<Duration>,
@@ -25,6 +25,9 @@ pub struct QueueSettings {
     /// Deliveries before the message moves to the dead-letter queue (a redrive policy's
     /// `maxReceiveCount`).
     pub max_receive_count: Option<u32>,
+    /// The queue exhausted messages move to (a redrive policy's `deadLetterTargetArn`);
+    /// `None`: they stay with this queue as its dead letters.
+    pub dead_letter_queue: Option<String>,
 }
 
 /// Who is sending: app code through its binding (64 KiB cap) or a producer using the cloud
@@ -162,7 +165,7 @@ impl Sim {
 
     /// The attributes set with [`Sim::set_queue_settings`] (defaults when none were).
     pub fn queue_settings(&self, queue: &str) -> Result<QueueSettings, SimError> {
-        Ok(self.queues[self.queue_idx(queue)?].settings)
+        Ok(self.queues[self.queue_idx(queue)?].settings.clone())
     }
 
     /// Adds a queue the stack does not declare and no worker consumes (SQS `CreateQueue` of
@@ -576,6 +579,10 @@ impl Sim {
             return false;
         }
         let msg = self.remove_message(q, s, seq).expect("present");
+        if let Some(target) = self.redrive_target(q) {
+            self.redrive(q, target, msg);
+            return true;
+        }
         let now = self.now();
         let sub_name = self.queues[q].subs[s].name.clone();
         let payload = match &msg.body {
@@ -598,6 +605,42 @@ impl Sim {
             vec![("deliveries", msg.receive_count.to_string())],
         );
         true
+    }
+
+    /// The queue of `q`'s redrive policy, when it names one that exists.
+    fn redrive_target(&self, q: usize) -> Option<usize> {
+        let name = self.queues[q].settings.dead_letter_queue.as_ref()?;
+        self.queue_index.get(name).copied()
+    }
+
+    /// Moves an exhausted message to queue `target`: the same message id, body, enqueue time
+    /// and receive count (SQS dead-letter queues: the message keeps its MessageId and
+    /// ApproximateReceiveCount, which counts receives across all queues; its retention runs
+    /// from the original enqueue time).
+    fn redrive(&mut self, q: usize, target: usize, msg: Msg) {
+        let seq = self.next_id();
+        let from = self.queues[q].id.clone();
+        let to = self.queues[target].id.clone();
+        for t in 0..self.queues[target].subs.len() {
+            let retention = self.retention_timer(target, t, seq, msg.enqueued_at);
+            let moved = Msg {
+                lease: None,
+                last_receipt: None,
+                retention,
+                ..msg.clone()
+            };
+            let sub = &mut self.queues[target].subs[t];
+            sub.msgs.insert(seq, moved);
+            sub.ready.insert(seq);
+            self.mark_message(target, t, seq);
+        }
+        self.record(
+            Kind::DeadLettered,
+            &from,
+            Some(&msg.id),
+            vec![("deliveries", msg.receive_count.to_string()), ("to", to)],
+        );
+        self.pump_queue(target);
     }
 
     /// Makes a leased message visible again now.

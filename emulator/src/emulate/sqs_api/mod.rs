@@ -16,9 +16,10 @@
 //! ReceiveMessage (long-polls in real time up to `WaitTimeSeconds`), DeleteMessage,
 //! DeleteMessageBatch, ChangeMessageVisibility, ChangeMessageVisibilityBatch,
 //! GetQueueAttributes, PurgeQueue. Each runs in the engine as a service-side operation
-//! with the platform profile's semantics (its size limit, its receive counts). Not emulated,
-//! refused with a 400 naming them: FIFO queues, `RedrivePolicy` (dead letters stay with their
-//! queue, see `GET /queues/{q}/dead-letters`), `DelaySeconds`, message attributes. JSON
+//! with the platform profile's semantics (its size limit, its receive counts). A
+//! `RedrivePolicy` moves a message received `maxReceiveCount` times to its dead-letter queue,
+//! keeping its id and receive count. Not emulated, refused with a 400 naming them: FIFO
+//! queues, `DelaySeconds`, message attributes. JSON
 //! bodies are held parsed (what workers receive, published-3.3.49.md §4.5), so a receive
 //! returns them compacted, key order kept. Queues made by `CreateQueue` last until the
 //! emulator stops.

@@ -26,19 +26,21 @@ pub(super) fn create_queue(sim: &mut Sim, host: &str, req: CreateQueue) -> Resul
         // with QueueAlreadyExists; the emulator lets a deployment's CreateQueue configure it).
         if !req.attributes.is_empty() {
             let current = sim.queue_settings(name).map_err(fail(sim, name))?;
-            let settings = settings_from(&req.attributes, current)?;
+            let settings = settings_from(sim, name, &req.attributes, current)?;
             sim.set_queue_settings(name, settings)
                 .map_err(fail(sim, name))?;
         }
     } else {
-        let settings = settings_from(&req.attributes, QueueSettings::default())?;
+        let settings = settings_from(sim, name, &req.attributes, QueueSettings::default())?;
         sim.create_queue(name, settings).map_err(fail(sim, name))?;
     }
     Ok(json!({ "QueueUrl": queue_url(host, name) }))
 }
 
-/// `base` with the CreateQueue attributes applied.
+/// `base` with the CreateQueue attributes of queue `queue` applied.
 fn settings_from(
+    sim: &Sim,
+    queue: &str,
     attributes: &BTreeMap<String, String>,
     mut base: QueueSettings,
 ) -> Result<QueueSettings, SqsError> {
@@ -59,20 +61,52 @@ fn settings_from(
             }
             "MaximumMessageSize" => base.max_message_bytes = Some(number(MESSAGE_SIZE_RANGE)?),
             "RedrivePolicy" => {
-                return Err(SqsError::invalid_attribute_value(
-                    "RedrivePolicy is not supported by the emulator's SQS endpoint: dead \
-                     letters stay with their queue (GET /queues/{queue}/dead-letters)",
-                ));
+                let (target, max) = redrive_policy(sim, queue, value)?;
+                base.dead_letter_queue = Some(target);
+                base.max_receive_count = Some(max);
             }
             other => {
                 return Err(SqsError::invalid_attribute_name(format!(
                     "Unknown or unsupported attribute {other} (the emulator's SQS endpoint \
-                     supports VisibilityTimeout and MaximumMessageSize)"
+                     supports VisibilityTimeout, MaximumMessageSize and RedrivePolicy)"
                 )));
             }
         }
     }
     Ok(base)
+}
+
+/// `maxReceiveCount` bounds (SQS developer guide, "Using dead-letter queues").
+const MAX_RECEIVE_COUNT_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000;
+
+/// A `RedrivePolicy` value: `{"deadLetterTargetArn": ARN, "maxReceiveCount": N}` (SQS API
+/// reference, SetQueueAttributes), with `N` a number or a string. The target must be another
+/// existing queue. Returns its name and the count.
+fn redrive_policy(sim: &Sim, queue: &str, value: &str) -> Result<(String, u32), SqsError> {
+    let invalid = |reason: &str| {
+        SqsError::invalid_attribute_value(format!(
+            "Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}"
+        ))
+    };
+    let policy: Value = serde_json::from_str(value).map_err(|_| invalid("not a JSON object"))?;
+    let arn = policy["deadLetterTargetArn"]
+        .as_str()
+        .ok_or_else(|| invalid("deadLetterTargetArn is missing"))?;
+    let max = match &policy["maxReceiveCount"] {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .filter(|n| MAX_RECEIVE_COUNT_RANGE.contains(n))
+    .ok_or_else(|| invalid("maxReceiveCount must be between 1 and 1000"))?;
+    let target = arn.rsplit(':').next().unwrap_or_default();
+    if target == queue {
+        return Err(invalid("a queue cannot be its own dead-letter queue"));
+    }
+    if !sim.queue_names().iter().any(|q| q == target) {
+        return Err(invalid("Dead letter target does not exist."));
+    }
+    Ok((target.to_string(), max as u32))
 }
 
 pub(super) fn get_queue_url(sim: &Sim, host: &str, req: GetQueueUrl) -> Result<Value, SqsError> {
@@ -118,6 +152,10 @@ pub(super) fn get_queue_attributes(sim: &Sim, req: GetQueueAttributes) -> Result
         ),
         ("QueueArn", queue_arn(queue)),
     ];
+    if let (Some(target), Some(max)) = (&settings.dead_letter_queue, settings.max_receive_count) {
+        let policy = json!({"deadLetterTargetArn": queue_arn(target), "maxReceiveCount": max});
+        all.push(("RedrivePolicy", policy.to_string()));
+    }
     if let Some(retention) = sim.profile().queue.retention_seconds.value {
         all.push(("MessageRetentionPeriod", retention.to_string()));
     }
