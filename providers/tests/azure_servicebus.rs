@@ -157,13 +157,7 @@ async fn oversize_payload_is_refused_before_any_request() {
         .await
         .expect_err("too large");
     assert_eq!(err.kind.name(), "PayloadTooLarge");
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert_nothing_sent(&server).await;
 }
 
 // Lock operations: 404 → StaleReceipt (lock lost or message settled), 410 → NotFound (queue).
@@ -211,13 +205,7 @@ async fn foreign_receipt_is_invalid_argument() {
         .await
         .expect_err("other queue");
     assert_eq!(err.kind, ErrorKind::InvalidArgument);
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty()
-    );
+    assert_nothing_sent(&server).await;
 }
 
 // Without a service_bus section there is no queue to bind.

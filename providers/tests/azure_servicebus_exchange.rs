@@ -201,22 +201,16 @@ async fn dead_letters_are_peek_locked_then_released() {
         "DeliveryCount": 10, "LockToken": "dl-1", "SequenceNumber": 9,
         "MessageId": "m9", "LockedUntilUtc": "Wed, 02 Jul 2014 01:33:27 GMT"
     });
-    Mock::given(method("POST"))
-        .and(path("/jobs/$DeadLetterQueue/messages/head"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .insert_header("BrokerProperties", props.to_string().as_str())
-                .set_body_raw("poison", "text/plain"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/jobs/$DeadLetterQueue/messages/head"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    then_empty(
+        &server,
+        "POST",
+        "/jobs/$DeadLetterQueue/messages/head",
+        ResponseTemplate::new(201)
+            .insert_header("BrokerProperties", props.to_string().as_str())
+            .set_body_raw("poison", "text/plain"),
+        1,
+    )
+    .await;
     Mock::given(method("PUT"))
         .and(path("/jobs/$DeadLetterQueue/messages/9/dl-1"))
         .respond_with(ResponseTemplate::new(200))
@@ -233,19 +227,14 @@ async fn dead_letters_are_peek_locked_then_released() {
 #[tokio::test]
 async fn purge_deletes_until_empty() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path("/jobs/messages/head"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("m", "text/plain"))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/jobs/messages/head"))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&server)
-        .await;
+    then_empty(
+        &server,
+        "DELETE",
+        "/jobs/messages/head",
+        ResponseTemplate::new(200).set_body_raw("m", "text/plain"),
+        2,
+    )
+    .await;
     queue(&server).purge().await.expect("purge");
     assert_eq!(server.received_requests().await.expect("recorded").len(), 3);
 }

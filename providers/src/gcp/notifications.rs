@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::config::GcpClients;
-use super::error::map_gcp_error;
 use super::gcs_json::encode;
 use super::queue::GcpQueue;
 use super::storage::GcpStorage;
@@ -72,15 +71,8 @@ impl GcpClients {
         let pubsub = self.pubsub()?;
         let topic = self.topic_path(topic);
         let subscription = self.subscription_path(subscription);
-        pubsub
-            .subscriptions
-            .create_subscription()
-            .set_name(&subscription)
-            .set_topic(&topic)
-            .set_ack_deadline_seconds(SUBSCRIPTION_ACK_DEADLINE.as_secs() as i32)
-            .send()
-            .await
-            .map_err(|e| map_gcp_error("pubsub.subscriptions.create", None, e))?;
+        self.create_pull_subscription(&subscription, &topic, Some(SUBSCRIPTION_ACK_DEADLINE))
+            .await?;
         Ok(GcpQueue::new(
             pubsub,
             topic,

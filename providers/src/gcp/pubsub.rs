@@ -62,14 +62,8 @@ impl GcpClients {
             let dlq_topic = self.topic_path(&format!("{}-dlq", spec.name));
             let dlq_subscription = self.subscription_path(&format!("{}-dlq-sub", spec.name));
             self.create_topic(&dlq_topic).await?;
-            pubsub
-                .subscriptions
-                .create_subscription()
-                .set_name(&dlq_subscription)
-                .set_topic(&dlq_topic)
-                .send()
-                .await
-                .map_err(|e| map_gcp_error("pubsub.subscriptions.create", None, e))?;
+            self.create_pull_subscription(&dlq_subscription, &dlq_topic, None)
+                .await?;
             create = create.set_dead_letter_policy(
                 DeadLetterPolicy::new()
                     .set_dead_letter_topic(dlq_topic)
@@ -90,6 +84,30 @@ impl GcpClients {
             spec.ack_deadline,
             Some(MAX_MESSAGE_BYTES),
         ))
+    }
+
+    /// A pull subscription `subscription` (full name) on `topic` (full name), with this ack
+    /// deadline or the service's default (10 s).
+    pub(super) async fn create_pull_subscription(
+        &self,
+        subscription: &str,
+        topic: &str,
+        ack_deadline: Option<Duration>,
+    ) -> Result<()> {
+        let mut create = self
+            .pubsub()?
+            .subscriptions
+            .create_subscription()
+            .set_name(subscription)
+            .set_topic(topic);
+        if let Some(deadline) = ack_deadline {
+            create = create.set_ack_deadline_seconds(seconds(deadline));
+        }
+        create
+            .send()
+            .await
+            .map_err(|e| map_gcp_error("pubsub.subscriptions.create", None, e))?;
+        Ok(())
     }
 
     /// Upstream's per-trigger push subscription `name` on the queue's topic: push endpoint
