@@ -56,8 +56,9 @@ pub struct ConformanceArgs {
     /// aws, localstack-container, pubsub-emulator, azurite; repeat for several columns.
     #[arg(long = "target", default_value = "emulator")]
     targets: Vec<String>,
-    /// Endpoint of the one peer named (moto or LocalStack); default: the peer's
-    /// `ALIEN_<PEER>_URL` (scripts/peers/<peer>.sh start prints it).
+    /// Endpoint of the one peer named (moto, LocalStack, the Pub/Sub emulator or Azurite's
+    /// blob endpoint); default: the peer's `ALIEN_<PEER>_URL` (scripts/peers/<peer>.sh start
+    /// prints it).
     #[arg(long)]
     endpoint: Option<String>,
     /// After the table, print what every target observed in every case.

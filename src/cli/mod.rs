@@ -44,8 +44,9 @@ enum TopCommand {
     /// Invoke a command on a command-enabled worker or daemon of a running emulator and
     /// print its response (or its error code).
     Command(command::CommandArgs),
-    /// Run the conformance cases against the emulator and real peers (moto, LocalStack, AWS)
-    /// through the same provider traits, and print the table.
+    /// Run the contract suite against the emulator's profiles and real peers (moto, LocalStack,
+    /// AWS, Google's Pub/Sub emulator with fake-gcs-server, Azurite) through the same provider
+    /// traits, and print the table.
     Conformance(conformance::ConformanceArgs),
 }
 
