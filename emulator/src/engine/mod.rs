@@ -13,6 +13,7 @@ mod changes;
 pub(crate) mod commands;
 mod cron;
 mod daemon;
+mod dead_letters;
 pub mod duration_serde;
 mod events;
 mod faults;
@@ -21,6 +22,9 @@ mod http;
 mod invoke;
 mod kv;
 mod provider;
+mod push_backoff;
+mod queue_binding;
+mod queue_settings;
 mod queues;
 mod sim;
 mod state;
@@ -39,7 +43,9 @@ pub use provider::{
     EmulatedDaemons, EmulatedKv, EmulatedQueue, EmulatedSchedules, EmulatedStorage,
     EmulatedWorkers, SharedSim, shared,
 };
-pub use queues::{Peeked, QueueSettings, QueueStats, Received, SendVia};
+pub use queue_binding::{Peeked, Received};
+pub use queue_settings::QueueSettings;
+pub use queues::{QueueStats, SendVia};
 pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
 pub use state::SimState;
 pub use storage::{FileObject, etag_of, is_staging_key};

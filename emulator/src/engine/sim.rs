@@ -157,7 +157,7 @@ pub(crate) struct QueueRt {
     pub subs: Vec<Sub>,
     pub dead_letters: Vec<DeadLetter>,
     /// Queue-level settings over the profile's (see [`Sim::set_queue_settings`]).
-    pub settings: super::queues::QueueSettings,
+    pub settings: super::queue_settings::QueueSettings,
 }
 
 /// A message moved to the dead-letter queue.
