@@ -223,6 +223,31 @@ async fn purge_seeks_to_now() {
     assert_eq!(after.iter().map(|m| &m.id).collect::<Vec<_>>(), [&id]);
 }
 
+// A receive that times out on an empty queue must not strand what comes next: the
+// crate's stream is not cancel-safe while it opens, and a dropped half-open stream keeps
+// its messages leased for the ack deadline (10 s here), longer than the 5 s wait below.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_receive_strands_nothing() {
+    let Some(url) = emulator() else { return };
+    let clients = clients(&url).await;
+    let queue = queue(&clients, "empty-first", 10, None).await;
+    for _ in 0..3 {
+        assert!(
+            queue
+                .receive(ReceiveOptions::new(1))
+                .await
+                .expect("receive")
+                .is_empty()
+        );
+    }
+    let id = queue
+        .send(Payload::Json(json!("next")))
+        .await
+        .expect("send");
+    let got = queue.receive(wait(5)).await.expect("receive");
+    assert_eq!(got.iter().map(|m| &m.id).collect::<Vec<_>>(), [&id]);
+}
+
 // upstream-cloud-semantics.md §4.1: the binding caps messages at 64 KiB, the service at 10 MB.
 #[tokio::test(flavor = "multi_thread")]
 async fn binding_cap_and_service_limit() {

@@ -6,6 +6,11 @@
 //! message's ack deadline every few seconds until `max_lease` has passed since it arrived.
 //! A [`Receiver`] turns that into receipts: each delivered message gets a receipt naming
 //! its handler, valid only inside this process.
+//!
+//! `MessageStream::next` is not cancel-safe: a `next` dropped while it opens the gRPC
+//! stream drops a stream the server already leases messages to, and those stay invisible
+//! until their ack deadline passes. So a [`Feed`] task owns the stream and calls `next`
+//! to completion; a receive with a deadline waits on the feed's channel, which is.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -15,6 +20,8 @@ use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
 use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::error::map_gcp_error;
 use crate::error::{ProviderError, Result};
@@ -30,11 +37,46 @@ const GATHER_WINDOW: Duration = Duration::from_millis(100);
 /// Superseded receipts remembered to answer `StaleReceipt`.
 const REMEMBERED_STALE: usize = 4096;
 
+/// What a streaming-pull session yields: a delivery with its handler, or the stream's error.
+type Delivery = google_cloud_pubsub::Result<(Message, Handler)>;
+
+/// A task that owns a [`MessageStream`] and forwards its deliveries; aborted (closing the
+/// stream, which nacks what it still holds) when dropped.
+struct Feed {
+    deliveries: mpsc::Receiver<Delivery>,
+    lease: Duration,
+    task: JoinHandle<()>,
+}
+
+impl Feed {
+    fn start(mut stream: MessageStream, lease: Duration) -> Self {
+        let (tx, deliveries) = mpsc::channel(MAX_RECEIVE_BATCH as usize);
+        let task = tokio::spawn(async move {
+            while let Some(delivery) = stream.next().await {
+                if tx.send(delivery).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Feed {
+            deliveries,
+            lease,
+            task,
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// One streaming-pull session and the handlers of the messages it delivered.
 pub(super) struct Receiver {
     subscriber: Subscriber,
     subscription: String,
-    stream: Option<(MessageStream, Duration)>,
+    stream: Option<Feed>,
     held: HashMap<String, (MessageId, Handler)>,
     stale: HashSet<String>,
     stale_order: VecDeque<String>,
@@ -77,7 +119,7 @@ impl Receiver {
             } else {
                 tokio::time::Instant::now() + GATHER_WINDOW
             };
-            match tokio::time::timeout_at(until, stream.next()).await {
+            match tokio::time::timeout_at(until, stream.deliveries.recv()).await {
                 Err(_) => break,
                 Ok(Some(Ok((message, handler))))
                     if purged_before.is_some_and(|at| publish_time(&message) < at) =>
@@ -124,20 +166,20 @@ impl Receiver {
         self.purged_before = Some(at);
     }
 
-    fn stream_with(&mut self, lease: Duration) -> Result<&mut MessageStream> {
-        if self.stream.as_ref().is_some_and(|(_, open)| *open != lease) {
+    fn stream_with(&mut self, lease: Duration) -> Result<&mut Feed> {
+        if self.stream.as_ref().is_some_and(|feed| feed.lease != lease) {
             if !self.held.is_empty() {
                 return Err(ProviderError::unsupported(format!(
                     "the Pub/Sub streaming subscriber fixes the lease per stream: this queue's \
                      stream leases for {} s and {} receipt(s) of it are outstanding; ack or \
                      nack them before receiving with another lease",
-                    self.stream.as_ref().map_or(0, |(_, l)| l.as_secs()),
+                    self.stream.as_ref().map_or(0, |feed| feed.lease.as_secs()),
                     self.held.len()
                 )));
             }
             self.stream = None;
         }
-        let (stream, _) = self.stream.get_or_insert_with(|| {
+        Ok(self.stream.get_or_insert_with(|| {
             let stream = self
                 .subscriber
                 .subscribe(self.subscription.clone())
@@ -146,9 +188,8 @@ impl Receiver {
                 .set_max_outstanding_messages(i64::from(MAX_RECEIVE_BATCH))
                 .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
                 .build();
-            (stream, lease)
-        });
-        Ok(stream)
+            Feed::start(stream, lease)
+        }))
     }
 
     /// Issues a receipt for a delivery; earlier receipts of the same message become stale.
