@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 # protoc, for alien-worker-protocol's build.rs (the worker host in emulator/src/emulate/host).
 bash scripts/install-protoc.sh
+bash scripts/install-chromium.sh # chromium + chromedriver for tests/ui_browser.rs
 
 # The real npm @alienplatform/core for the golden stack tests, outside the repository.
 core_dir="${ALIEN_CORE_DIR:-${TMPDIR:-/tmp}/alien-emulator-core}"

@@ -205,6 +205,16 @@ fn daemon_crashes_and_restarts_with_the_local_back_off() {
     });
     assert!(on(&t, "daemon_killed", "agent").is_empty());
     print_daemon_trace(&t);
+
+    // `alien ctl status`: the daemon's row says it stopped after its restarts (seed 004's
+    // `running`), in a plain table off a terminal.
+    let out = ctl(&e, &["status"]);
+    let row = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("agent"))
+        .unwrap_or_else(|| panic!("no agent row:\n{out}"));
+    assert_eq!(row.split_whitespace().nth(2), Some("no"), "running: {row}");
+    assert!(!out.contains('│'), "plain off a terminal:\n{out}");
 }
 
 /// upstream-runtime-and-bindings.md §5: a command to a worker is pushed as a task and the

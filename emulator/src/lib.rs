@@ -5,16 +5,21 @@
 //! - [`preflight`]: the per-platform checks behind `alien check`.
 //! - [`cron`]: cron dialects (unix-cron, EventBridge, Dapr, the Local `cron` crate).
 //! - [`clock`]: the system clock and the virtual clock every timer goes through.
+//! - [`table`]: the CLI's tables, plain for pipes and boxed for a terminal.
 
 pub mod clock;
 pub mod conformance;
+pub mod console;
 pub mod cron;
 pub mod emulate;
 pub mod engine;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod platform;
 pub mod preflight;
 pub mod profile;
 pub mod scenario;
 pub mod stack;
+pub mod table;
 
 pub use platform::Platform;

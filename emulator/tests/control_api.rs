@@ -499,6 +499,54 @@ async fn trace_long_poll_returns_new_events_or_an_empty_list() {
     }
 }
 
+/// `tail=<n>`: the newest `n` events, where the console starts on a long trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_tail_answers_the_newest_events() {
+    let f = Fixture::new().await;
+    for n in 0..5 {
+        let (status, _) = f
+            .post("/queues/jobs/messages", &format!(r#"{{"json": {n}}}"#))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let newest = f.sim.lock().unwrap().trace().next_seq();
+    let all: Vec<u64> = (0..newest).collect();
+    let (status, events) = f.get("/trace?tail=3").await;
+    assert_eq!(status, 200);
+    let seqs: Vec<u64> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, all[all.len() - 3..]);
+    let (status, err) = f.get("/trace?tail=3&after=1").await;
+    assert_eq!(status, 400);
+    assert!(error_of(&err).contains("tail"), "{err}");
+}
+
+/// The console is served from the binary at `/ui`, as HTML that loads nothing from elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_is_served_at_ui() {
+    let f = Fixture::new().await;
+    let resp = f.http.get(f.url("/ui")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let headers = resp.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("AlienTimeline"),
+        "the timeline script is inlined"
+    );
+    assert!(!page.contains("https://"), "nothing from another origin");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_and_methods_answer_json() {
     let f = Fixture::new().await;

@@ -151,7 +151,7 @@ pub fn run_cli(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
                 observed: columns.iter().map(|c| c[i].1.clone()).collect(),
             });
         }
-        let mut out = report.render();
+        let mut out = report.render_in(alien_emulator::table::Look::for_stdout(false));
         if args.observations {
             out.push('\n');
             out.push_str(&report.render_observations());

@@ -11,6 +11,7 @@ use alien_emulator::conformance::{AwsTarget, EmulateTarget};
 use super::Column;
 
 /// The environment variable that holds a peer's URL, and the script that starts it.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 pub fn peer_url_var(peer: &str) -> Option<(&'static str, &'static str)> {
     match peer {
         "moto" => Some(("ALIEN_MOTO_URL", "moto.sh")),
@@ -23,6 +24,7 @@ pub fn peer_url_var(peer: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// The URL of `peer`: `--endpoint` when given, else its environment variable.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 pub fn peer_url(peer: &str, endpoint: Option<&str>) -> Result<String, String> {
     if let Some(url) = endpoint {
         return Ok(url.to_string());

@@ -1,5 +1,6 @@
 //! `alien emulate <STACK> --platform <P> [--state-dir DIR] [--port N] [--config FILE]
-//! [--time-scale X]`: run the stack's workers as real processes behind the emulated platform.
+//! [--time-scale X] [--otlp-endpoint URL]`: run the stack's workers as real processes behind the
+//! emulated platform (its web console at `/ui` on the control port).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ pub struct EmulateArgs {
     /// Trace events the state file keeps (the newest ones; `GET /trace?after=` pages them).
     #[arg(long, default_value_t = alien_emulator::emulate::state::store::DEFAULT_TRACE_RETENTION)]
     trace_retention: u64,
+    /// Export the trace as OpenTelemetry spans over OTLP/HTTP to this URL while running
+    /// (e.g. `http://127.0.0.1:4318/v1/traces`); needs the `otlp` feature.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
@@ -84,6 +89,15 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         Err(err) => return Ok(unusable(err)),
     };
     let profile = spec.resolve(today())?;
+    let otlp = match super::otlp::emulate_export(
+        args.otlp_endpoint.as_deref(),
+        &loaded.stack.id,
+        profile.platform,
+        args.seed,
+    ) {
+        Ok(otlp) => otlp,
+        Err(code) => return Ok(code),
+    };
     let header = format!(
         "alien emulate · stack '{}' · platform {} (limits as of {}) · time scale {}×",
         loaded.stack.id, profile.platform, profile.as_of, args.time_scale
@@ -102,7 +116,12 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let emulator = match Emulator::start(options, &mut |line| eprintln!("{line}")).await {
+        // Build output: a spinner per build on a terminal, the lines as they come otherwise.
+        let mut progress =
+            super::progress::StartProgress::new(super::progress::stderr_is_terminal());
+        let started = Emulator::start(options, &mut |line| progress.line(line)).await;
+        progress.finish();
+        let emulator = match started {
             Ok(emulator) => emulator,
             // The platform refuses the stack: the preflight's report, exit 1 (as `alien check`).
             Err(EmulateError::Preflight(report)) => {
@@ -119,13 +138,16 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
             &emulator.control_url,
         )
         .await?;
-        println!("{}", emulator.render_status(&header));
+        let look = alien_emulator::table::Look::for_stdout(false);
+        println!("{}", emulator.render_status(&header, look));
+        let otlp = otlp.map(|otlp| otlp.start(&emulator.control_url));
         match stop_after {
             Some(d) => tokio::time::sleep(d).await,
             None => {
                 tokio::signal::ctrl_c().await?;
             }
         }
+        super::otlp::finish(otlp).await;
         eprintln!("stopping: SIGTERM to every process, then kill after its grace period");
         emulator.stop(Duration::from_secs(10)).await;
         Ok(ExitCode::SUCCESS)

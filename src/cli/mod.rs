@@ -4,7 +4,10 @@ mod check;
 mod command;
 mod conformance;
 mod emulate;
+mod html_report;
+mod otlp;
 mod profile;
+mod progress;
 mod simulate;
 mod verbs;
 
@@ -38,8 +41,8 @@ enum TopCommand {
     Simulate(simulate::SimulateArgs),
     /// Run the stack offline: real worker processes behind the emulated platform.
     Emulate(emulate::EmulateArgs),
-    /// Talk to a running emulator: send, peek, dead-letters, put, get, delete, fire-cron,
-    /// advance (time travel), trace.
+    /// Talk to a running emulator: status, send, peek, dead-letters, put, get, delete,
+    /// fire-cron, advance (time travel), trace.
     Ctl(verbs::VerbArgs),
     /// Invoke a command on a command-enabled worker or daemon of a running emulator and
     /// print its response (or its error code).

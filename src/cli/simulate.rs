@@ -1,12 +1,15 @@
 //! `alien simulate <SCENARIO|DIR>... [--platform P|all] [--seed N] [--json] [--diff-platforms]
-//! [--trace]`: runs each scenario on each platform it applies to, in virtual time.
+//! [--trace] [--html FILE] [--otlp-endpoint URL]`: runs each scenario on each platform it
+//! applies to, in virtual time.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use alien_emulator::Platform;
 use alien_emulator::scenario::report::{self, JsonReport, JsonRun};
-use alien_emulator::scenario::{Outcome, Scenario, load_scenario, run_scenario, scenario_files};
+use alien_emulator::scenario::{
+    Outcome, RunOptions, Scenario, load_scenario, run_scenario_with, scenario_files,
+};
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_UNUSABLE_INPUT, emit};
@@ -32,6 +35,14 @@ pub struct SimulateArgs {
     /// Print the full trace of every run.
     #[arg(long)]
     trace: bool,
+    /// Write the runs' timeline (the web console's lanes, payloads included) to FILE as one
+    /// self-contained HTML page; with --diff-platforms the platforms share one time axis.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Export each run's trace as OpenTelemetry spans over OTLP/HTTP to this URL
+    /// (e.g. `http://127.0.0.1:4318/v1/traces`); needs the `otlp` feature.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 fn parse_platforms(values: &[String]) -> Result<Vec<Platform>, String> {
@@ -63,6 +74,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(message) => return unusable(message),
     };
+    let mut otlp = match super::otlp::simulate_export(args.otlp_endpoint.as_deref()) {
+        Ok(otlp) => otlp,
+        Err(code) => return Ok(code),
+    };
     let mut scenarios: Vec<Scenario> = Vec::new();
     for path in &args.scenarios {
         let files = match scenario_files(path) {
@@ -76,14 +91,36 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let total = scenarios
+        .iter()
+        .map(|s| s.platforms.iter().filter(|p| wanted.contains(p)).count())
+        .sum();
+    // A bar over the runs on a terminal (stderr); nothing off one or with --json.
+    let bar = super::progress::runs(total, !args.json && super::progress::stderr_is_terminal());
     let mut runs: Vec<(&Scenario, Outcome)> = Vec::new();
     for scenario in &scenarios {
         for platform in scenario.platforms.iter().filter(|p| wanted.contains(p)) {
-            match run_scenario(scenario, *platform, scenario.seed(args.seed)) {
-                Ok(outcome) => runs.push((scenario, outcome)),
+            bar.set_message(format!("{} on {platform}", scenario.name()));
+            let options = RunOptions {
+                trace_payloads: args.html.is_some(),
+            };
+            match run_scenario_with(scenario, *platform, scenario.seed(args.seed), options) {
+                Ok(outcome) => {
+                    if let Some(otlp) = &mut otlp {
+                        otlp.export(scenario, &outcome);
+                    }
+                    runs.push((scenario, outcome));
+                }
                 Err(err) => return unusable(err.to_string()),
             }
+            bar.inc(1);
         }
+    }
+    bar.finish_and_clear();
+    if let Some(path) = &args.html
+        && let Err(err) = super::html_report::write(path, &runs, args.diff_platforms)
+    {
+        return unusable(format!("--html {}: {err}", path.display()));
     }
     let passed = runs.iter().all(|(_, o)| o.passed);
     if args.json {
@@ -138,7 +175,8 @@ fn render_text(
                 .collect();
             if !outcomes.is_empty() {
                 out.push('\n');
-                out.push_str(&report::diff_table(scenario.name(), &outcomes));
+                let look = alien_emulator::table::Look::for_stdout(args.json);
+                out.push_str(&report::diff_table_in(look, scenario.name(), &outcomes));
             }
         }
     }

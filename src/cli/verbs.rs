@@ -1,18 +1,19 @@
-//! CLI verbs on a running emulator's control API: send, peek, dead-letters, put, get,
-//! delete, fire-cron, advance, trace, faults, inject, daemon. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
+//! CLI verbs on a running emulator's control API: status, send, peek, dead-letters, put,
+//! get, delete, fire-cron, advance, trace, faults, inject, daemon. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
 //! the `control.url` file a running `alien emulate` writes into its state directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use alien_emulator::emulate::control::ControlClient;
+use alien_emulator::emulate::control::{ControlClient, Status};
+use alien_emulator::table::Look;
 use alien_providers::Payload;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use super::emit;
 use super::emulate::CONTROL_URL_FILE;
+use super::{emit, progress};
 
 #[derive(Debug, Args)]
 pub struct VerbArgs {
@@ -28,6 +29,12 @@ pub struct VerbArgs {
 
 #[derive(Debug, Subcommand)]
 enum Verb {
+    /// Show the platform, the virtual now, and the workers, queues, schedule triggers and
+    /// daemons (tables; `--json` prints `GET /status` as is).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a message to a queue (JSON if it parses, else text).
     Send { queue: String, message: String },
     /// Show a queue's messages without consuming them.
@@ -51,6 +58,7 @@ enum Verb {
         index: usize,
     },
     /// Move the emulator's clock forward (`30s`, `1h`, `2d`): leases expire, cron fires.
+    /// On a terminal a bar on stderr shows the virtual time travelled so far.
     Advance { by: String },
     /// Print the trace; `--follow` keeps streaming.
     Trace {
@@ -95,6 +103,16 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         match args.verb {
+            Verb::Status { json } => {
+                let status = client.status().await?;
+                if json {
+                    emit(&format!("{}\n", serde_json::to_string_pretty(&status)?));
+                } else {
+                    let status: Status = serde_json::from_value(status)
+                        .context("GET /status answered an unexpected document")?;
+                    emit(&status.render_text(Look::for_stdout(false)));
+                }
+            }
             Verb::Send { queue, message } => {
                 let payload = match serde_json::from_str(&message) {
                     Ok(json) => Payload::Json(json),
@@ -131,7 +149,11 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
             },
             Verb::Delete { bucket, key } => client.delete_object(&bucket, &key).await?,
             Verb::FireCron { worker, index } => client.fire_cron(&worker, index).await?,
-            Verb::Advance { by } => emit(&format!("now {}\n", client.advance(&by).await?)),
+            Verb::Advance { by } => {
+                let draw = progress::stderr_is_terminal();
+                let now = progress::advance(&client, &by, draw).await?;
+                emit(&format!("now {now}\n"));
+            }
             Verb::Faults {
                 seed,
                 recycle,

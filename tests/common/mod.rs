@@ -14,6 +14,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `alien <args>` run to completion in the repository.
+pub fn alien(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_alien"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run alien")
+}
+
 /// A running `alien emulate`, stopped (SIGKILL) when dropped.
 pub struct Emulate {
     pub child: Child,

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use super::gaps::{ERROR, KNOWN_GAPS};
 use super::{Case, CaseError, Observation, Outcome};
 use crate::Platform;
+use crate::table::{self, Look};
 
 /// One cell of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,29 +141,22 @@ impl Report {
             .collect()
     }
 
-    /// The table, one line per non-pass cell saying how, then the totals.
+    /// The table, plain, one line per non-pass cell saying how, then the totals.
     pub fn render(&self) -> String {
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.case.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let col = |t: &String| t.len().max(9);
-        let mut header = format!("{:<width$}", "CASE");
-        for t in &self.targets {
-            let _ = write!(header, "  {t:<w$}", w = col(t));
-        }
-        let mut out = format!("{}\n", header.trim_end());
-        for row in &self.rows {
-            let mut line = format!("{:<width$}", row.case);
-            for (t, cell) in self.targets.iter().zip(&row.cells) {
-                let _ = write!(line, "  {:<w$}", cell.short(), w = col(t));
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
+        self.render_in(Look::Plain)
+    }
+
+    /// [`Report::render`] with the table drawn in `look`.
+    pub fn render_in(&self, look: Look) -> String {
+        let mut header = vec!["CASE"];
+        header.extend(self.targets.iter().map(String::as_str));
+        let mut out = table::render(
+            look,
+            &header,
+            self.rows
+                .iter()
+                .map(|row| std::iter::once(row.case).chain(row.cells.iter().map(Cell::short))),
+        );
         for row in &self.rows {
             // One line per distinct explanation, naming every target it holds for.
             let mut lines: Vec<(String, Vec<&str>)> = Vec::new();

@@ -2,7 +2,7 @@
 //! 003-004 for daemon start/stop). Every decision still comes from the engine's seeded RNG,
 //! so a seed replays the same faults against the same inputs.
 //!
-//! - `GET /faults` → `{seed, recycle, rates}`;
+//! - `GET /faults` → `{seed, recycle, rates, kinds}` (`kinds`: every fault kind's name);
 //! - `POST /faults` `{seed?, recycle?, rates?: {kind: probability}}` replaces what is given;
 //! - `POST /faults/inject` `{fault, target?}` arms a one-shot fault (daemon faults need the
 //!   daemon as `target` and strike at once);
@@ -64,7 +64,8 @@ fn current(state: &ChaosState) -> Value {
         .iter()
         .map(|(k, p)| (k.as_str(), *p))
         .collect();
-    json!({"seed": sim.seed(), "recycle": sim.recycling(), "rates": rates})
+    let kinds: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+    json!({"seed": sim.seed(), "recycle": sim.recycling(), "rates": rates, "kinds": kinds})
 }
 
 async fn show(State(state): State<ChaosState>) -> Json<Value> {

@@ -13,12 +13,7 @@ impl Sim {
 
     /// Dead-letters a message that reached the profile's maximum deliveries.
     pub(super) fn exhausted(&mut self, q: usize, s: usize, seq: u64) -> bool {
-        let Some(max) = self.queues[q].settings.max_receive_count.or(self
-            .profile
-            .queue
-            .max_deliveries
-            .value)
-        else {
+        let Some(max) = self.max_deliveries(q) else {
             return false;
         };
         let msg = &self.queues[q].subs[s].msgs[&seq];
@@ -49,7 +44,10 @@ impl Sim {
             Kind::DeadLettered,
             &queue_id,
             Some(&msg.id),
-            vec![("deliveries", msg.receive_count.to_string())],
+            vec![
+                ("deliveries", msg.receive_count.to_string()),
+                ("cause", self.dead_letter_cause(q, msg.receive_count)),
+            ],
         );
         true
     }

@@ -30,6 +30,19 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every fault kind, in declaration order.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::DuplicateDelivery,
+        FaultKind::LostAck,
+        FaultKind::HandlerCrash,
+        FaultKind::LeaseExpiry,
+        FaultKind::CronDoubleFire,
+        FaultKind::CronSkip,
+        FaultKind::ColdStartSpike,
+        FaultKind::DaemonCrash,
+        FaultKind::DaemonSigterm,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::DuplicateDelivery => "duplicate_delivery",

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::causes::Release;
+use super::duration_serde::format_duration;
 use super::events::Event;
 use super::faults::FaultKind;
 use super::handler::{HandlerCtx, HandlerResult, Reply};
@@ -193,6 +195,13 @@ impl Sim {
             let queue_id = self.queues[queue].id.clone();
             let stored_id = format!("m-{msg}");
             let mut detail = vec![("to", worker_id.clone()), ("attempt", attempt.to_string())];
+            let lease = self.queues[queue].subs[sub]
+                .msgs
+                .get(&msg)
+                .and_then(|m| m.lease.as_ref()?.length);
+            if let Some(lease) = lease {
+                detail.push(("lease", format_duration(lease)));
+            }
             match &work.event {
                 // Platforms with a fresh id per delivery (Local): the subject stays the stored id.
                 Event::Queue(m) if m.id != stored_id => detail.push(("delivery_id", m.id.clone())),
@@ -407,7 +416,7 @@ impl Sim {
                 queue,
                 sub,
                 msg,
-                "lease expired while the handler runs (fault)",
+                Release::Fault("lease expired while the handler runs (fault)"),
             );
         } else if self
             .config
@@ -420,7 +429,12 @@ impl Sim {
                 None,
                 vec![("fault", "duplicate_delivery".into())],
             );
-            self.release(queue, sub, msg, "duplicate delivery (fault)");
+            self.release(
+                queue,
+                sub,
+                msg,
+                Release::Fault("duplicate delivery (fault)"),
+            );
         }
     }
 

@@ -9,6 +9,7 @@
 //!   .trace()                            stable text and JSON
 //! ```
 
+mod causes;
 mod changes;
 pub(crate) mod commands;
 mod cron;
@@ -46,7 +47,7 @@ pub use provider::{
 pub use queue_binding::{Peeked, Received};
 pub use queue_settings::QueueSettings;
 pub use queues::{QueueStats, SendVia};
-pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError};
+pub use sim::{DeadLetter, Dispatch, HttpResult, Sim, SimConfig, SimError, TRACED_PAYLOAD_CHARS};
 pub use state::SimState;
 pub use storage::{FileObject, etag_of, is_staging_key};
 /// The parts of [`SimState`], for stores.

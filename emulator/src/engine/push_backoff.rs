@@ -44,6 +44,7 @@ impl Sim {
             vec![
                 ("delay", super::duration_serde::format_duration(delay)),
                 ("subscription", sub_name),
+                ("cause", self.push_backoff_cause(delay)),
             ],
         );
     }

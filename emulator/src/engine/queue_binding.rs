@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use super::causes::Release;
+use super::duration_serde::format_duration;
+
 use alien_providers::Payload;
 
 use super::sim::{Body, Sim, SimError, Timer};
@@ -76,7 +79,11 @@ impl Sim {
                 Kind::Delivered,
                 queue,
                 Some(&received.id),
-                vec![("to", "binding".into()), ("attempt", attempt.to_string())],
+                vec![
+                    ("to", "binding".into()),
+                    ("attempt", attempt.to_string()),
+                    ("lease", format_duration(lease)),
+                ],
             );
             out.push(received);
         }
@@ -127,7 +134,7 @@ impl Sim {
                 // message on the receive past maxReceiveCount, Service Bus on the abandon that
                 // reaches MaxDeliveryCount, Pub/Sub after maxDeliveryAttempts).
                 if !self.exhausted(q, s, seq) {
-                    self.release(q, s, seq, "nack");
+                    self.release(q, s, seq, Release::Nacked);
                 }
                 Ok(())
             }
@@ -169,6 +176,7 @@ impl Sim {
             .and_then(|m| m.lease.as_mut())
         {
             lease.timer = timer;
+            lease.length = Some(d);
         }
         self.mark_message(q, s, seq);
         Ok(())

@@ -8,9 +8,12 @@ use std::time::Duration;
 use alien_providers::Payload;
 use alien_providers::validate::validate_message_size;
 
+use super::causes::Release;
 use super::events::{Event, QueueMessage};
 use super::queue_settings::QueueSettings;
-use super::sim::{Body, Lease, Msg, Origin, QueueRt, Sim, SimError, Sub, Timer, Work};
+use super::sim::{
+    Body, Lease, Msg, Origin, QueueRt, Sim, SimError, Sub, TRACED_PAYLOAD_CHARS, Timer, Work,
+};
 use super::trace::Kind;
 use crate::profile::{
     AttemptCount, ConsumerModel, DeliveryModel, Redelivery, SourceName, TriggerWiring,
@@ -184,12 +187,11 @@ impl Sim {
         let now = self.now();
         let queue_id = self.queues[q].id.clone();
         if !self.queues[q].internal {
-            self.record(
-                Kind::Sent,
-                &queue_id,
-                Some(&id),
-                vec![("bytes", size.to_string())],
-            );
+            let mut detail = vec![("bytes", size.to_string())];
+            if let (true, Body::Payload(payload)) = (self.config.trace_payloads, &body) {
+                detail.push(("payload", traced_payload(payload)));
+            }
+            self.record(Kind::Sent, &queue_id, Some(&id), detail);
         }
         for s in 0..self.queues[q].subs.len() {
             let retention = self.retention_timer(q, s, seq, now);
@@ -299,6 +301,7 @@ impl Sim {
         msg.lease = Some(Lease {
             receipt,
             timer,
+            length: Some(lease),
             running: false,
         });
         msg.last_receipt = Some(receipt);
@@ -461,12 +464,12 @@ impl Sim {
             return;
         }
         if self.profile.queue.failure_redelivery.value == Redelivery::Immediate {
-            self.release(q, s, seq, "abandoned");
+            self.release(q, s, seq, Release::Abandoned);
         }
     }
 
-    /// Makes a leased message visible again now.
-    pub(crate) fn release(&mut self, q: usize, s: usize, seq: u64, why: &str) {
+    /// Makes a leased message visible again now, recording why in words.
+    pub(crate) fn release(&mut self, q: usize, s: usize, seq: u64, why: Release) {
         let Some(msg) = self.queues[q].subs[s].msgs.get_mut(&seq) else {
             return;
         };
@@ -479,13 +482,16 @@ impl Sim {
         self.queues[q].subs[s].ready.insert(seq);
         self.mark_message(q, s, seq);
         let queue_id = self.queues[q].id.clone();
+        let cause = self.release_cause(q, s, why, lease.length, count);
+        let reason = why.reason(self.profile.queue.delivery.value);
         self.record(
             Kind::LeaseExpired,
             &queue_id,
             Some(&id),
             vec![
-                ("reason", why.to_string()),
+                ("reason", reason.to_string()),
                 ("deliveries", count.to_string()),
+                ("cause", cause),
             ],
         );
         self.pump_queue(q);
@@ -520,13 +526,7 @@ impl Sim {
         if self.exhausted(q, s, seq) {
             return;
         }
-        let reason = match self.profile.queue.delivery.value {
-            DeliveryModel::Visibility { .. } => "visibility timeout",
-            DeliveryModel::AckDeadlinePerSubscription => "ack deadline",
-            DeliveryModel::PeekLock { .. } => "lock expired",
-            DeliveryModel::Lease { .. } => "lease expired",
-        };
-        self.release(q, s, seq, reason);
+        self.release(q, s, seq, Release::LeaseRanOut);
     }
 
     pub(crate) fn on_retention(&mut self, q: usize, s: usize, seq: u64) {
@@ -567,5 +567,15 @@ impl Sim {
             .iter()
             .flat_map(|s| s.msgs.values().map(|m| m.id.clone()))
             .collect())
+    }
+}
+
+/// The payload's body for a `sent` event: whole up to [`TRACED_PAYLOAD_CHARS`] characters,
+/// else cut there and marked with its real size.
+fn traced_payload(payload: &Payload) -> String {
+    let body = payload.to_body();
+    match body.char_indices().nth(TRACED_PAYLOAD_CHARS) {
+        None => body,
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &body[..cut], body.len()),
     }
 }

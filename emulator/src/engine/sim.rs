@@ -35,7 +35,13 @@ pub struct SimConfig {
     /// How long an instance stays warm after its last invocation before scaling to zero.
     pub idle_timeout: Duration,
     pub faults: Faults,
+    /// Each `sent` event carries the payload (up to [`TRACED_PAYLOAD_CHARS`]) for reports that
+    /// show it (`alien simulate --html`); off where the trace is stored or streamed.
+    pub trace_payloads: bool,
 }
+
+/// Most characters of a payload a `sent` event carries when payloads are traced.
+pub const TRACED_PAYLOAD_CHARS: usize = 4096;
 
 impl SimConfig {
     pub fn new(seed: u64, start: DateTime<Utc>) -> SimConfig {
@@ -48,6 +54,7 @@ impl SimConfig {
             // [platform knowledge] serverless platforms keep idle instances for minutes.
             idle_timeout: Duration::from_secs(15 * 60),
             faults: Faults::default(),
+            trace_payloads: false,
         }
     }
 }
@@ -131,6 +138,8 @@ pub(crate) struct Msg {
 pub(crate) struct Lease {
     pub receipt: u64,
     pub timer: TimerId,
+    /// How long it was taken or last renewed for (`None`: taken before a restart).
+    pub length: Option<Duration>,
     /// A handler is running on this delivery (leases some triggers keep renewing).
     pub running: bool,
 }

@@ -273,6 +273,7 @@ impl Sim {
             Lease {
                 receipt,
                 timer,
+                length: None,
                 running: false,
             }
         });

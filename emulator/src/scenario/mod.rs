@@ -24,7 +24,7 @@ pub use expect::Check;
 pub use format::*;
 pub use metrics::Metrics;
 pub use parse::{DEFAULT_START, Scenario, load_scenario, parse_scenario};
-pub use run::{Outcome, StepRecord, run_scenario};
+pub use run::{Outcome, RunOptions, StepRecord, run_scenario, run_scenario_with};
 
 /// The scenario files under `path`: the file itself, or every `*.toml` below a directory
 /// (recursively, sorted; `stacks/` directories hold stacks, not scenarios).

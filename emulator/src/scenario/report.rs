@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::run::Outcome;
 use crate::engine::render_line;
+use crate::table::{self, Look};
 
 /// Trace events shown on each side of a failed expectation.
 pub const EXCERPT_RADIUS: usize = 10;
@@ -64,61 +65,49 @@ pub fn failure_details(outcome: &Outcome) -> String {
     out
 }
 
-/// One table per scenario: a row per metric, a column per platform. Rows whose value is `0`
-/// or `-` on every platform are left out.
+/// One table per scenario, plain: a row per metric, a column per platform. Rows whose value
+/// is `0` or `-` on every platform are left out.
 pub fn diff_table(scenario: &str, outcomes: &[&Outcome]) -> String {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    diff_table_in(Look::Plain, scenario, outcomes)
+}
+
+/// [`diff_table`] drawn in `look`, under the scenario's name.
+pub fn diff_table_in(look: Look, scenario: &str, outcomes: &[&Outcome]) -> String {
+    let mut names: Vec<&str> = Vec::new();
     for outcome in outcomes {
         for (name, _) in &outcome.metrics.0 {
-            if !rows.iter().any(|(n, _)| n == name) {
-                rows.push((name.clone(), Vec::new()));
+            if !names.contains(&name.as_str()) {
+                names.push(name);
             }
         }
     }
-    for (name, values) in &mut rows {
-        *values = outcomes
-            .iter()
-            .map(|o| o.metrics.get(name).unwrap_or("-").to_string())
-            .collect();
-    }
-    rows.retain(|(_, values)| values.iter().any(|v| v != "0" && v != "-"));
-    let mut header = vec!["metric".to_string()];
-    header.extend(outcomes.iter().map(|o| o.platform.as_str().to_string()));
-    let mut table = vec![header];
-    table.extend(
-        rows.into_iter()
-            .map(|(name, values)| std::iter::once(name).chain(values).collect()),
-    );
-    let mut verdicts = vec!["expectations".to_string()];
-    verdicts.extend(outcomes.iter().map(|o| {
-        if o.passed {
-            "pass".to_string()
-        } else {
-            "FAIL".to_string()
-        }
-    }));
-    table.push(verdicts);
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
+    let mut rows: Vec<Vec<String>> = names
+        .into_iter()
+        .map(|name| {
+            std::iter::once(name.to_string())
+                .chain(
+                    outcomes
+                        .iter()
+                        .map(|o| o.metrics.get(name).unwrap_or("-").to_string()),
+                )
+                .collect::<Vec<_>>()
         })
+        .filter(|row| row[1..].iter().any(|v| v != "0" && v != "-"))
         .collect();
+    rows.push(
+        std::iter::once("expectations".to_string())
+            .chain(
+                outcomes
+                    .iter()
+                    .map(|o| if o.passed { "pass" } else { "FAIL" }.to_string()),
+            )
+            .collect(),
+    );
+    let mut header = vec!["METRIC"];
+    header.extend(outcomes.iter().map(|o| o.platform.as_str()));
     let mut out = format!("{scenario}\n");
-    for (i, row) in table.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            let _ = writeln!(out, "  {}", rule.join("  "));
-        }
+    for line in table::render(look, &header, rows).lines() {
+        let _ = writeln!(out, "  {line}");
     }
     out
 }

@@ -45,6 +45,8 @@ pub struct Outcome {
     pub checks: Vec<Check>,
     pub steps: Vec<StepRecord>,
     pub metrics: Metrics,
+    /// Virtual milliseconds from the start to the end of the last step.
+    pub end_ms: i64,
     #[serde(skip)]
     pub trace: Trace,
 }
@@ -55,11 +57,28 @@ impl Outcome {
     }
 }
 
+/// How a scenario run records its trace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// `sent` events carry the payload (`alien simulate --html` shows it on click).
+    pub trace_payloads: bool,
+}
+
 /// Runs `scenario` on `platform` with `seed`.
 pub fn run_scenario(
     scenario: &Scenario,
     platform: Platform,
     seed: u64,
+) -> Result<Outcome, ScenarioError> {
+    run_scenario_with(scenario, platform, seed, RunOptions::default())
+}
+
+/// Runs `scenario` on `platform` with `seed`, recording the trace as `options` say.
+pub fn run_scenario_with(
+    scenario: &Scenario,
+    platform: Platform,
+    seed: u64,
+    options: RunOptions,
 ) -> Result<Outcome, ScenarioError> {
     let step_error = |step: usize, message: String| ScenarioError::Step {
         file: scenario.file.clone(),
@@ -74,6 +93,7 @@ pub fn run_scenario(
             message: format!("platform '{platform}' has no emulation profile"),
         })?;
     let mut config = SimConfig::new(seed, scenario.start);
+    config.trace_payloads = options.trace_payloads;
     config.faults = Faults::with_rates(scenario.spec.faults.iter().map(|(k, p)| (*k, *p)));
     if let Some(cold) = scenario.spec.cold_starts {
         config.cold_starts = cold;
@@ -97,6 +117,7 @@ pub fn run_scenario(
     }
     let checks = evaluate(scenario, platform, &mut sim, &records);
     let metrics = collect_metrics(&sim, &records);
+    let end_ms = (sim.now() - scenario.start).num_milliseconds();
     Ok(Outcome {
         scenario: scenario.name().to_string(),
         platform,
@@ -105,6 +126,7 @@ pub fn run_scenario(
         checks,
         steps: records,
         metrics,
+        end_ms,
         trace: sim.trace().clone(),
     })
 }

@@ -12,7 +12,8 @@
 //! | `GET` / `DELETE` the same | the object / 204 |
 //! | `POST /crons/{worker}/{index}/fire` | fires schedule trigger `index` of `worker` now |
 //! | `POST /clock/advance` | `{"by": "1h30m"}` → `{"now"}` |
-//! | `GET /trace?after=<seq>&wait=<seconds>` | long-poll: events with `seq > after` |
+//! | `GET /trace?after=<seq>&wait=<seconds>` | long-poll: events with `seq > after` (`tail=<n>`: the newest `n`) |
+//! | `GET /ui` | the web console ([`crate::console`]) |
 //! | `POST /` with `X-Amz-Target: AmazonSQS.*` | the SQS JSON protocol over the queues ([`super::sqs_api`]) |
 //!
 //! Errors are `{"error": "<message naming the field or value>"}` with 400 (malformed JSON, a
@@ -202,6 +203,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/clock/advance", post(clock::advance))
         .route("/trace", get(trace::trace))
         .route("/", super::sqs_api::route())
+        .merge(crate::console::router())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .with_state(state)

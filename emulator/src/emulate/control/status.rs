@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiResult;
 use super::{ControlState, lock};
 use crate::emulate::gateway::UpstreamPort;
 use crate::engine::SimError;
+use crate::table::{self, Look};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueStatus {
@@ -140,4 +141,156 @@ pub(super) async fn status(State(state): State<ControlState>) -> ApiResult<axum:
         workers,
         daemons,
     }))
+}
+
+impl Status {
+    /// `alien ctl status`: the stack, platform and virtual now, then one table per kind the
+    /// stack has (workers, queues, schedule triggers, daemons), drawn in `look`.
+    pub fn render_text(&self, look: Look) -> String {
+        let mut out = format!(
+            "stack '{}' · platform {} (limits as of {}) · virtual now {}\n",
+            self.stack,
+            self.platform,
+            self.as_of,
+            self.now.to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+        let dash = || "-".to_string();
+        let mut section = |header: &[&str], rows: Vec<Vec<String>>| {
+            if !rows.is_empty() {
+                out.push('\n');
+                out.push_str(&table::render(look, header, rows));
+            }
+        };
+        section(
+            &[
+                "WORKER",
+                "PUBLIC",
+                "TIMEOUT",
+                "CONCURRENCY",
+                "PORT",
+                "GATEWAY",
+            ],
+            self.workers
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.id.clone(),
+                        if w.public { "yes" } else { "no" }.to_string(),
+                        format!("{}s", w.timeout_seconds),
+                        w.concurrency_limit.map_or_else(dash, |c| c.to_string()),
+                        w.port.map_or_else(dash, |p| p.to_string()),
+                        w.gateway.clone().unwrap_or_else(dash),
+                    ]
+                })
+                .collect(),
+        );
+        section(
+            &["QUEUE", "VISIBLE", "IN FLIGHT", "DEAD-LETTERED"],
+            self.queues
+                .iter()
+                .map(|q| {
+                    vec![
+                        q.name.clone(),
+                        q.visible.to_string(),
+                        q.in_flight.to_string(),
+                        q.dead_lettered.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        section(
+            &["CRON WORKER", "INDEX", "SCHEDULE"],
+            self.crons
+                .iter()
+                .map(|c| vec![c.worker.clone(), c.index.to_string(), c.expr.clone()])
+                .collect(),
+        );
+        section(
+            &["DAEMON", "STATE", "RUNNING", "RESTARTS"],
+            self.daemons
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.daemon_name.clone(),
+                        d.state.clone(),
+                        if d.running { "yes" } else { "no" }.to_string(),
+                        d.restarts.to_string(),
+                    ]
+                })
+                .collect(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            platform: "aws".into(),
+            as_of: "2026-11-01".into(),
+            stack: "hello-worker".into(),
+            now: "2026-12-06T10:00:00Z".parse().unwrap(),
+            queues: vec![QueueStatus {
+                name: "jobs".into(),
+                visible: 2,
+                in_flight: 1,
+                dead_lettered: 0,
+            }],
+            crons: vec![CronStatus {
+                worker: "app".into(),
+                index: 0,
+                expr: "15 * * * *".into(),
+            }],
+            workers: vec![
+                WorkerStatus {
+                    id: "app".into(),
+                    public: true,
+                    timeout_seconds: 30,
+                    concurrency_limit: None,
+                    port: Some(42791),
+                    gateway: Some("http://127.0.0.1:37395".into()),
+                },
+                WorkerStatus {
+                    id: "backend".into(),
+                    public: false,
+                    timeout_seconds: 900,
+                    concurrency_limit: Some(5),
+                    port: None,
+                    gateway: None,
+                },
+            ],
+            daemons: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn plain_status_has_a_table_per_kind_and_leaves_out_absent_kinds() {
+        assert_eq!(
+            status().render_text(Look::Plain),
+            "stack 'hello-worker' · platform aws (limits as of 2026-11-01) · virtual now 2026-12-06T10:00:00.000Z\n\
+             \n\
+             WORKER   PUBLIC  TIMEOUT  CONCURRENCY  PORT   GATEWAY\n\
+             app      yes     30s      -            42791  http://127.0.0.1:37395\n\
+             backend  no      900s     5            -      -\n\
+             \n\
+             QUEUE  VISIBLE  IN FLIGHT  DEAD-LETTERED\n\
+             jobs   2        1          0\n\
+             \n\
+             CRON WORKER  INDEX  SCHEDULE\n\
+             app          0      15 * * * *\n"
+        );
+    }
+
+    #[test]
+    fn boxed_status_draws_the_same_rows_in_borders() {
+        let text = status().render_text(Look::Boxed);
+        assert!(
+            text.contains("│ jobs  ┆ 2       ┆ 1         ┆ 0             │"),
+            "{text}"
+        );
+        assert_eq!(text.matches('╭').count(), 3, "{text}");
+    }
 }

@@ -1,4 +1,5 @@
-//! `GET /trace?after=<seq>&wait=<seconds>`: the long-poll over the trace, and
+//! `GET /trace?after=<seq>&wait=<seconds>`: the long-poll over the trace (or
+//! `GET /trace?tail=<n>`: the newest `n` events, where a reader such as the console starts), and
 //! [`TraceLine`], the shape of each event it answers with. With a store, only events already
 //! on disk are answered (what a reader saw survives a restart); events older than the
 //! engine's in-memory window are paged from the state file. One answer carries at most
@@ -33,6 +34,8 @@ pub const TRACE_PAGE: usize = 10_000;
 #[derive(Debug, Default, PartialEq)]
 struct TraceQuery {
     after: Option<u64>,
+    /// Only the newest this many events (at most [`TRACE_PAGE`]); excludes `after`.
+    tail: Option<u64>,
     wait: Duration,
 }
 
@@ -49,6 +52,14 @@ fn trace_query(raw: Option<&str>) -> ApiResult<TraceQuery> {
                     ))
                 })?);
             }
+            "tail" => {
+                let n: u64 = value.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid \"tail\" '{value}': expected a number of events"
+                    ))
+                })?;
+                query.tail = Some(n.min(TRACE_PAGE as u64));
+            }
             "wait" => {
                 let seconds: f64 = value
                     .parse()
@@ -63,10 +74,15 @@ fn trace_query(raw: Option<&str>) -> ApiResult<TraceQuery> {
             }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown query parameter '{other}': expected \"after\" or \"wait\""
+                    "unknown query parameter '{other}': expected \"after\", \"tail\" or \"wait\""
                 )));
             }
         }
+    }
+    if query.after.is_some() && query.tail.is_some() {
+        return Err(ApiError::bad_request(
+            "give \"after\" or \"tail\", not both",
+        ));
     }
     Ok(query)
 }
@@ -76,13 +92,17 @@ pub(super) async fn trace(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let query = trace_query(raw.as_deref())?;
-    let first = query.after.map_or(0, |after| after.saturating_add(1));
+    let mut first = query.after.map_or(0, |after| after.saturating_add(1));
     let deadline = Instant::now() + query.wait;
     let mut durable = state.engine().durable_trace();
     loop {
         // Registered before looking, so a notification between the look and the wait is kept.
         let changed = state.inner.changed.notified();
         let until = durable.as_mut().map(|rx| *rx.borrow_and_update());
+        if let Some(tail) = query.tail {
+            let end = until.unwrap_or_else(|| state.sim_lock().trace().next_seq());
+            first = end.saturating_sub(tail);
+        }
         let events = page(&state, first, until).await?;
         if !events.is_empty() || Instant::now() >= deadline {
             return Ok(axum::Json(events).into_response());
@@ -158,5 +178,11 @@ mod tests {
         assert_eq!(q.wait, Duration::from_millis(1500));
         assert_eq!(trace_query(Some("wait=3600")).unwrap().wait, MAX_TRACE_WAIT);
         assert!(trace_query(Some("after=-1")).is_err());
+        assert_eq!(trace_query(Some("tail=5")).unwrap().tail, Some(5));
+        assert_eq!(
+            trace_query(Some("tail=99999999")).unwrap().tail,
+            Some(TRACE_PAGE as u64)
+        );
+        assert!(trace_query(Some("tail=5&after=1")).is_err());
     }
 }

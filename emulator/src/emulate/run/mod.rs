@@ -367,31 +367,26 @@ impl Emulator {
         Ok(())
     }
 
-    /// The status table printed on start.
-    pub fn render_status(&self, header: &str) -> String {
-        let mut out = format!(
-            "{header}\ncontrol API: {}   state: {}\n\n",
-            self.control_url,
-            self.state_dir.display()
+    /// What start-up prints: `header`, where the control API, the web console (`/ui`) and
+    /// the state are, then the status table drawn in `look`.
+    pub fn render_status(&self, header: &str, look: crate::table::Look) -> String {
+        let table = crate::table::render(
+            look,
+            &["RESOURCE", "TYPE", "STATE", "URL / PORT / PATH"],
+            self.rows.iter().map(|r| {
+                [
+                    r.resource.as_str(),
+                    r.kind.as_str(),
+                    r.state.as_str(),
+                    r.detail.as_str(),
+                ]
+            }),
         );
-        let w0 = self
-            .rows
-            .iter()
-            .map(|r| r.resource.len())
-            .max()
-            .unwrap_or(8)
-            .max(8);
-        out.push_str(&format!(
-            "{:<w0$}  {:<8}  {:<8}  {}\n",
-            "RESOURCE", "TYPE", "STATE", "URL / PORT / PATH"
-        ));
-        for r in &self.rows {
-            out.push_str(&format!(
-                "{:<w0$}  {:<8}  {:<8}  {}\n",
-                r.resource, r.kind, r.state, r.detail
-            ));
-        }
-        out
+        format!(
+            "{header}\ncontrol API: {url}   state: {state}\nconsole: {url}/ui\n\n{table}",
+            url = self.control_url,
+            state = self.state_dir.display()
+        )
     }
 
     /// The shared simulation (for tests and the CLI).

@@ -62,7 +62,9 @@ pub(super) async fn plan(options: EmulateOptions) -> Result<Plan, EmulateError> 
 }
 
 /// Builds or locates every worker (`cargo build`, or the `alien-emulate.toml` mapping), on a
-/// blocking thread; its output goes to `progress` as it comes.
+/// blocking thread; its output goes to `progress` as it comes: `building <worker>…`, then
+/// each of cargo's lines as `  [<worker> build] <line>` (the CLI's build spinner reads this
+/// shape: src/cli/progress.rs).
 pub(super) async fn build_workers(
     plan: &Plan,
     progress: &mut dyn FnMut(&str),
