@@ -7,6 +7,7 @@
 //! - [`clock`]: the system clock and the virtual clock every timer goes through.
 //! - [`table`]: the CLI's tables, plain for pipes and boxed for a terminal.
 
+pub mod chaos;
 pub mod clock;
 pub mod conformance;
 pub mod console;

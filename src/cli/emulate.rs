@@ -1,14 +1,16 @@
 //! `alien emulate <STACK> --platform <P> [--state-dir DIR] [--port N] [--config FILE]
-//! [--time-scale X] [--otlp-endpoint URL]`: run the stack's workers as real processes behind the
-//! emulated platform (its web console at `/ui` on the control port).
+//! [--time-scale X] [--otlp-endpoint URL] [--record FILE]`: run the stack's workers as real
+//! processes behind the emulated platform (its web console at `/ui` on the control port) until
+//! Ctrl-C or SIGTERM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use alien_emulator::emulate::run::{EmulateError, EmulateOptions, Emulator};
 use alien_emulator::profile::ProfileSpec;
 use alien_emulator::stack::load_stack;
+use anyhow::Context as _;
 use clap::Args;
 
 use super::{EXIT_FAILED, emit, today, unusable};
@@ -56,6 +58,11 @@ pub struct EmulateArgs {
     /// (e.g. `http://127.0.0.1:4318/v1/traces`); needs the `otlp` feature.
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// At stop, write the session's external inputs (sends, object puts and deletes, clock
+    /// advances, fault changes, gateway requests) with their virtual times to FILE as a
+    /// scenario: `alien simulate FILE` replays it with scripted handlers.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
@@ -83,6 +90,10 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
                 )));
             }
         },
+    };
+    let record = match args.record.as_deref().map(record_target).transpose() {
+        Ok(record) => record,
+        Err(message) => return Ok(unusable(message)),
     };
     let loaded = match load_stack(&args.stack) {
         Ok(loaded) => loaded,
@@ -113,6 +124,7 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         cold_start,
         recycle: args.recycle,
         trace_retention: args.trace_retention,
+        record,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -141,15 +153,67 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         let look = alien_emulator::table::Look::for_stdout(false);
         println!("{}", emulator.render_status(&header, look));
         let otlp = otlp.map(|otlp| otlp.start(&emulator.control_url));
+        let stop_signal = stop_signal()?;
         match stop_after {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
-                tokio::signal::ctrl_c().await?;
-            }
+            Some(d) => tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                stopped = stop_signal => stopped?,
+            },
+            None => stop_signal.await?,
         }
         super::otlp::finish(otlp).await;
         eprintln!("stopping: SIGTERM to every process, then kill after its grace period");
-        emulator.stop(Duration::from_secs(10)).await;
+        let recorded = emulator
+            .finish(Duration::from_secs(10))
+            .await
+            .context("--record")?;
+        if let Some(file) = recorded {
+            eprintln!(
+                "recorded the session's inputs to {0} (replay: alien simulate {0})",
+                file.display()
+            );
+        }
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The `--record` file as an absolute path, refused when its directory does not exist or it
+/// names a directory.
+fn record_target(path: &Path) -> Result<PathBuf, String> {
+    let absolute =
+        std::path::absolute(path).map_err(|e| format!("--record {}: {e}", path.display()))?;
+    if absolute.is_dir() {
+        return Err(format!(
+            "--record {}: is a directory; give a file such as session.toml",
+            path.display()
+        ));
+    }
+    match absolute.parent() {
+        Some(dir) if dir.is_dir() => Ok(absolute),
+        Some(dir) => Err(format!(
+            "--record {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )),
+        None => Err(format!("--record {}: not a file path", path.display())),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: either stops the emulator the graceful
+/// way (and writes `--record`). SIGTERM is caught from this call on; before it (during the
+/// builds and start-up) it still ends the process at once.
+fn stop_signal() -> std::io::Result<impl Future<Output = std::io::Result<()>>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                interrupted = tokio::signal::ctrl_c() => interrupted,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await
     })
 }

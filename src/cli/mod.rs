@@ -1,5 +1,7 @@
 //! Argument parsing and dispatch. Each subcommand parses, calls the library, renders.
 
+mod chaos;
+mod chaos_idempotency;
 mod check;
 mod command;
 mod conformance;
@@ -41,6 +43,9 @@ enum TopCommand {
     Simulate(simulate::SimulateArgs),
     /// Run the stack offline: real worker processes behind the emulated platform.
     Emulate(emulate::EmulateArgs),
+    /// Sweep seeded fault plans over scenarios in virtual time and check the invariants a
+    /// serverless app relies on; shrink failures into regression scenarios.
+    Chaos(chaos::ChaosArgs),
     /// Talk to a running emulator: status, send, peek, dead-letters, put, get, delete,
     /// fire-cron, advance (time travel), trace.
     Ctl(verbs::VerbArgs),
@@ -59,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         TopCommand::Profile(args) => profile::run(args),
         TopCommand::Simulate(args) => simulate::run(args),
         TopCommand::Emulate(args) => emulate::run(args),
+        TopCommand::Chaos(args) => chaos::run(args),
         TopCommand::Ctl(args) => verbs::run(args),
         TopCommand::Command(args) => command::run(args),
         TopCommand::Conformance(args) => conformance::run_cli(args),

@@ -45,7 +45,7 @@ pub struct SimulateArgs {
     otlp_endpoint: Option<String>,
 }
 
-fn parse_platforms(values: &[String]) -> Result<Vec<Platform>, String> {
+pub(super) fn parse_platforms(values: &[String]) -> Result<Vec<Platform>, String> {
     let mut platforms = Vec::new();
     for value in values {
         if value.eq_ignore_ascii_case("all") {
@@ -65,6 +65,17 @@ fn parse_platforms(values: &[String]) -> Result<Vec<Platform>, String> {
     Ok(platforms)
 }
 
+/// Every scenario in `paths` (files, or directories searched for `.toml` files).
+pub(super) fn load_scenarios(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = Vec::new();
+    for path in paths {
+        for file in scenario_files(path).map_err(|e| e.to_string())? {
+            scenarios.push(load_scenario(&file).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(scenarios)
+}
+
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let unusable = |message: String| {
         eprintln!("error: {message}");
@@ -78,19 +89,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         Ok(otlp) => otlp,
         Err(code) => return Ok(code),
     };
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    for path in &args.scenarios {
-        let files = match scenario_files(path) {
-            Ok(files) => files,
-            Err(err) => return unusable(err.to_string()),
-        };
-        for file in files {
-            match load_scenario(&file) {
-                Ok(s) => scenarios.push(s),
-                Err(err) => return unusable(err.to_string()),
-            }
-        }
-    }
+    let scenarios = match load_scenarios(&args.scenarios) {
+        Ok(scenarios) => scenarios,
+        Err(message) => return unusable(message),
+    };
     let total = scenarios
         .iter()
         .map(|s| s.platforms.iter().filter(|p| wanted.contains(p)).count())
@@ -103,6 +105,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             bar.set_message(format!("{} on {platform}", scenario.name()));
             let options = RunOptions {
                 trace_payloads: args.html.is_some(),
+                ..RunOptions::default()
             };
             match run_scenario_with(scenario, *platform, scenario.seed(args.seed), options) {
                 Ok(outcome) => {

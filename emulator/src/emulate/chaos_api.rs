@@ -16,9 +16,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::emulate::record::{Input, Recorder};
 use crate::engine::{FaultKind, SharedSim, SimError};
 
 /// Called after each change so the driver runs what became due.
@@ -28,14 +30,28 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 struct ChaosState {
     sim: SharedSim,
     wake: Wake,
+    /// Where accepted changes go under `alien emulate --record`.
+    recorder: Option<Recorder>,
 }
 
-pub fn router(sim: SharedSim, wake: Wake) -> Router {
+impl ChaosState {
+    fn record(&self, at: DateTime<Utc>, input: Input) {
+        if let Some(recorder) = &self.recorder {
+            recorder.note(at, input);
+        }
+    }
+}
+
+pub fn router(sim: SharedSim, wake: Wake, recorder: Option<Recorder>) -> Router {
     Router::new()
         .route("/faults", get(show).post(set))
         .route("/faults/inject", post(inject))
         .route("/daemons/{id}/{action}", post(daemon))
-        .with_state(ChaosState { sim, wake })
+        .with_state(ChaosState {
+            sim,
+            wake,
+            recorder,
+        })
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -96,10 +112,11 @@ async fn set(State(state): State<ChaosState>, body: axum::body::Bytes) -> Respon
             format!("rates.{}: {p} is not a probability (0 to 1)", kind.as_str()),
         );
     }
-    {
+    let (at, set_rates) = {
         let mut sim = state.sim.lock().unwrap_or_else(|p| p.into_inner());
         let changes_rates = request.rates.is_some() || request.seed.is_some();
-        let rates = match request.rates {
+        let set_rates = request.rates.is_some();
+        let rates: Vec<(FaultKind, f64)> = match request.rates {
             Some(rates) => rates.into_iter().collect(),
             None => sim.fault_rates().to_vec(),
         };
@@ -109,7 +126,16 @@ async fn set(State(state): State<ChaosState>, body: axum::body::Bytes) -> Respon
         if let Some(on) = request.recycle {
             sim.set_recycle(on);
         }
-    }
+        (sim.now(), set_rates.then(|| sim.fault_rates().to_vec()))
+    };
+    state.record(
+        at,
+        Input::Faults {
+            rates: set_rates,
+            seed: request.seed,
+            recycle: request.recycle,
+        },
+    );
     (state.wake)();
     Json(current(&state)).into_response()
 }
@@ -126,11 +152,12 @@ async fn inject(State(state): State<ChaosState>, body: axum::body::Bytes) -> Res
         Ok(r) => r,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    let result = {
+    let (result, at, daemon) = {
         let mut sim = state.sim.lock().unwrap_or_else(|p| p.into_inner());
+        let at = sim.now();
         match (request.fault, request.target) {
             (FaultKind::DaemonSigterm | FaultKind::DaemonCrash, Some(daemon)) => {
-                sim.preempt_daemon(&daemon, request.fault)
+                (sim.preempt_daemon(&daemon, request.fault), at, Some(daemon))
             }
             (FaultKind::DaemonSigterm | FaultKind::DaemonCrash, None) => {
                 return error(
@@ -140,12 +167,14 @@ async fn inject(State(state): State<ChaosState>, body: axum::body::Bytes) -> Res
             }
             (fault, _) => {
                 sim.inject(fault);
-                Ok(())
+                (Ok(()), at, None)
             }
         }
     };
     match result {
         Ok(()) => {
+            let fault = request.fault;
+            state.record(at, Input::Inject { fault, daemon });
             (state.wake)();
             (
                 StatusCode::ACCEPTED,
@@ -161,21 +190,26 @@ async fn daemon(
     State(state): State<ChaosState>,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let result = {
+    let (result, at) = {
         let mut sim = state.sim.lock().unwrap_or_else(|p| p.into_inner());
-        match action.as_str() {
-            "start" => sim.start_daemon_named(&id),
-            "stop" => sim.stop_daemon(&id),
+        let at = sim.now();
+        let result = match action.as_str() {
+            "start" => sim
+                .start_daemon_named(&id)
+                .map(|()| Input::StartDaemon(id.clone())),
+            "stop" => sim.stop_daemon(&id).map(|()| Input::StopDaemon(id.clone())),
             other => {
                 return error(
                     StatusCode::NOT_FOUND,
                     format!("unknown daemon action '{other}' (start or stop)"),
                 );
             }
-        }
+        };
+        (result, at)
     };
     match result {
-        Ok(()) => {
+        Ok(input) => {
+            state.record(at, input);
             (state.wake)();
             let sim = state.sim.lock().unwrap_or_else(|p| p.into_inner());
             match sim.daemon_status(&id) {

@@ -24,7 +24,7 @@
 //! per request, success = any 2xx (upstream-cloud-semantics.md §3.2 "Probe mechanics").
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -237,6 +237,19 @@ pub struct GatewayEvent {
     pub duration: Duration,
 }
 
+/// A request as it arrives at a gateway, before any decision (for `alien emulate --record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub worker: String,
+    pub method: String,
+    pub path: String,
+    /// The request body's length when its head tells it, else None (a chunked body).
+    pub body_bytes: Option<u64>,
+}
+
+/// Called with every request that arrives once [`Gateway::observe_arrivals`] installed it.
+pub type ArrivalObserver = Arc<dyn Fn(Arrival) + Send + Sync>;
+
 /// Where gateway events go; called once per request, from the request's task.
 #[derive(Clone)]
 pub struct EventSink(Arc<dyn Fn(GatewayEvent) + Send + Sync>);
@@ -283,12 +296,22 @@ pub enum GatewayError {
 
 /// A running gateway. Dropping it stops the listener at once; [`Gateway::shutdown`] lets
 /// requests in flight finish.
-#[derive(Debug)]
 pub struct Gateway {
     worker: String,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    arrivals: Arc<OnceLock<ArrivalObserver>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("worker", &self.worker)
+            .field("addr", &self.addr)
+            .field("observed", &self.arrivals.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 type UpstreamClient = Client<HttpConnector, Body>;
@@ -300,6 +323,7 @@ struct Shared {
     client: UpstreamClient,
     slots: Option<Arc<Semaphore>>,
     events: EventSink,
+    arrivals: Arc<OnceLock<ArrivalObserver>>,
 }
 
 /// upstream-runtime-and-bindings.md §2.4: the runtime's forwarding client connects within 5 s.
@@ -353,6 +377,7 @@ impl Gateway {
                 Some(Arc::new(Semaphore::new(limit as usize)))
             }
         };
+        let arrivals = Arc::new(OnceLock::new());
         let shared = Arc::new(Shared {
             worker: worker.clone(),
             limits,
@@ -360,6 +385,7 @@ impl Gateway {
             client: upstream_client(),
             slots,
             events,
+            arrivals: arrivals.clone(),
         });
         let app = Router::new().fallback(handle).with_state(shared);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -381,7 +407,14 @@ impl Gateway {
             addr: local,
             stop: Some(stop),
             task,
+            arrivals,
         })
+    }
+
+    /// Hands every request arriving from now on to `observer` (requests before, such as the
+    /// readiness probe at start-up, are not seen). False when one was installed already.
+    pub fn observe_arrivals(&self, observer: ArrivalObserver) -> bool {
+        self.arrivals.set(observer).is_ok()
     }
 
     pub fn worker(&self) -> &str {
@@ -464,6 +497,14 @@ async fn handle(
     let started = Instant::now();
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    if let Some(observe) = shared.arrivals.get() {
+        observe(Arrival {
+            worker: shared.worker.clone(),
+            method: method.clone(),
+            path: path.clone(),
+            body_bytes: announced_body_length(request.headers()),
+        });
+    }
     let (response, outcome, reason) = match shared.forward(peer, request, started).await {
         Ok(response) => (response, Outcome::Proxied, "ok".to_string()),
         Err(refusal) => {
@@ -674,6 +715,16 @@ async fn discard(mut body: Body, cap: u64) {
             }
             Some(Err(_)) | None => break,
         }
+    }
+}
+
+/// The body length a request head announces (RFC 9112 §6.3): its `Content-Length`; unknown
+/// with a `Transfer-Encoding`; zero with neither ("the message body length is zero").
+fn announced_body_length(headers: &HeaderMap) -> Option<u64> {
+    match content_length(headers) {
+        Some(length) => Some(length),
+        None if headers.contains_key(header::TRANSFER_ENCODING) => None,
+        None => Some(0),
     }
 }
 

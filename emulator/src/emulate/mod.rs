@@ -12,6 +12,7 @@ pub mod host;
 pub mod iam;
 pub mod processes;
 pub mod queue_owner;
+pub mod record;
 pub mod run;
 pub mod sqs_api;
 pub mod state;

@@ -393,7 +393,11 @@ impl Sim {
         reply
     }
 
-    /// Duplicate delivery and a lease that runs out mid-handler, both at delivery time.
+    /// Duplicate delivery and a lease that runs out mid-handler, both at delivery time. A
+    /// message already at its maximum deliveries is dead-lettered instead of being handed out
+    /// again, as a lock that runs out does (Service Bus MaxDeliveryCount 10,
+    /// upstream-stack-and-limits.md §6.2; found by `alien chaos`, regression
+    /// scenarios/regressions/regression-seeded-faults-at-least-once-azure-seed20-…).
     fn apply_delivery_faults(&mut self, origin: &Origin, worker: &str) {
         let Origin::Queue {
             queue, sub, msg, ..
@@ -412,12 +416,14 @@ impl Sim {
                 None,
                 vec![("fault", "lease_expiry".into())],
             );
-            self.release(
-                queue,
-                sub,
-                msg,
-                Release::Fault("lease expired while the handler runs (fault)"),
-            );
+            if !self.exhausted(queue, sub, msg) {
+                self.release(
+                    queue,
+                    sub,
+                    msg,
+                    Release::Fault("lease expired while the handler runs (fault)"),
+                );
+            }
         } else if self
             .config
             .faults
@@ -429,12 +435,14 @@ impl Sim {
                 None,
                 vec![("fault", "duplicate_delivery".into())],
             );
-            self.release(
-                queue,
-                sub,
-                msg,
-                Release::Fault("duplicate delivery (fault)"),
-            );
+            if !self.exhausted(queue, sub, msg) {
+                self.release(
+                    queue,
+                    sub,
+                    msg,
+                    Release::Fault("duplicate delivery (fault)"),
+                );
+            }
         }
     }
 

@@ -35,7 +35,26 @@ pub fn evaluate(
     for (key, e) in scenario.expectations_for(platform) {
         let mut ctx = Ctx {
             prefix: format!("expect.{key}"),
+            stack: &scenario.stack,
             sim: &mut *sim,
+            steps,
+            checks: &mut checks,
+        };
+        ctx.all(e);
+    }
+    checks.extend(evaluate_invariants(scenario, sim, steps));
+    checks
+}
+
+/// Checks the scenario's `[invariants]` table (what must hold on every platform and under
+/// every fault plan).
+pub fn evaluate_invariants(scenario: &Scenario, sim: &mut Sim, steps: &[StepRecord]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if let Some(e) = &scenario.spec.invariants {
+        let mut ctx = Ctx {
+            prefix: "invariants".into(),
+            stack: &scenario.stack,
+            sim,
             steps,
             checks: &mut checks,
         };
@@ -44,8 +63,11 @@ pub fn evaluate(
     checks
 }
 
+mod library;
+
 struct Ctx<'a> {
     prefix: String,
+    stack: &'a crate::stack::Stack,
     sim: &'a mut Sim,
     steps: &'a [StepRecord],
     checks: &'a mut Vec<Check>,
@@ -82,6 +104,7 @@ impl Ctx<'_> {
         self.queues(e);
         self.trace_matchers(e);
         self.kv(e);
+        self.library(e);
     }
 
     fn counts(&mut self, e: &Expectations) {

@@ -69,6 +69,10 @@ pub struct ScenarioFile {
     /// Expectations per platform name, and `all` for every platform.
     #[serde(default)]
     pub expect: BTreeMap<String, Expectations>,
+    /// What must hold on every platform and under every fault plan (`alien chaos` checks it
+    /// after each run, `alien simulate` too): end-state KV values, queue counts, trace counts.
+    #[serde(default)]
+    pub invariants: Option<Expectations>,
 }
 
 /// A path to a stack file (relative to the scenario file) or the stack inline.
@@ -316,6 +320,14 @@ pub struct Expectations {
     pub trace_contains: Vec<TraceMatcher>,
     #[serde(default)]
     pub trace_not_contains: Vec<TraceMatcher>,
+    /// Invariants of `alien chaos`'s library that must hold over the run (checked as if the
+    /// run was drained: a message still held at the end counts).
+    #[serde(default)]
+    pub holds: Vec<String>,
+    /// Library invariants the run is known to break (a recorded regression): each must
+    /// report at least one finding.
+    #[serde(default)]
+    pub violates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

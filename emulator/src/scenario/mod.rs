@@ -20,11 +20,13 @@ mod run;
 use std::path::{Path, PathBuf};
 
 pub use error::ScenarioError;
-pub use expect::Check;
+pub use expect::{Check, evaluate_invariants};
 pub use format::*;
 pub use metrics::Metrics;
 pub use parse::{DEFAULT_START, Scenario, load_scenario, parse_scenario};
-pub use run::{Outcome, RunOptions, StepRecord, run_scenario, run_scenario_with};
+pub use run::{
+    Outcome, RunOptions, StepRecord, play_steps, prepare_sim, run_scenario, run_scenario_with,
+};
 
 /// The scenario files under `path`: the file itself, or every `*.toml` below a directory
 /// (recursively, sorted; `stacks/` directories hold stacks, not scenarios).

@@ -318,18 +318,40 @@ fn validate(s: &Scenario) -> Result<(), Invalid> {
         }
     }
     for (platform, e) in &s.spec.expect {
-        validate_expectations(s, platform, e, &labels)?;
+        validate_expectations(s, &format!("expect.{platform}"), e, &labels)?;
+    }
+    if let Some(e) = &s.spec.invariants {
+        validate_expectations(s, "invariants", e, &labels)?;
     }
     Ok(())
 }
 
+/// Checks the expectations table at `table` (`expect.aws`, `invariants`).
 fn validate_expectations(
     s: &Scenario,
-    platform: &str,
+    table: &str,
     e: &Expectations,
     labels: &[(&str, &str)],
 ) -> Result<(), Invalid> {
-    let at = |name: &str| format!("expect.{platform}.{name}");
+    let at = |name: &str| format!("{table}.{name}");
+    for (field, names) in [("holds", &e.holds), ("violates", &e.violates)] {
+        if let Some(name) = names
+            .iter()
+            .find(|n| crate::chaos::invariants::by_name(n).is_none())
+        {
+            let known: Vec<&str> = crate::chaos::invariants::LIBRARY
+                .iter()
+                .map(|i| i.name)
+                .collect();
+            return Err((
+                at(field),
+                format!(
+                    "unknown invariant '{name}': expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
     let label_of =
         |field: String, label: &str, action: &str| match labels.iter().find(|(l, _)| *l == label) {
             Some((_, a)) if *a == action || action.is_empty() => Ok(()),

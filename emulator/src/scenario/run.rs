@@ -10,7 +10,7 @@ use super::format::Step;
 use super::metrics::{Metrics, collect_metrics};
 use super::parse::{Scenario, step_action};
 use crate::engine::{
-    Faults, Scripted, Sim, SimConfig, SimError, Trace, duration_serde::format_duration,
+    FaultKind, Faults, Scripted, Sim, SimConfig, SimError, Trace, duration_serde::format_duration,
 };
 use crate::platform::Platform;
 use crate::profile::Profile;
@@ -57,11 +57,13 @@ impl Outcome {
     }
 }
 
-/// How a scenario run records its trace.
-#[derive(Debug, Clone, Copy, Default)]
+/// How a scenario runs and records its trace.
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// `sent` events carry the payload (`alien simulate --html` shows it on click).
     pub trace_payloads: bool,
+    /// Fault rates instead of the scenario's own (`alien chaos`'s fault plan).
+    pub faults: Option<Vec<(FaultKind, f64)>>,
 }
 
 /// Runs `scenario` on `platform` with `seed`.
@@ -80,6 +82,32 @@ pub fn run_scenario_with(
     seed: u64,
     options: RunOptions,
 ) -> Result<Outcome, ScenarioError> {
+    let mut sim = prepare_sim(scenario, platform, seed, &options)?;
+    let records = play_steps(&mut sim, scenario, platform)?;
+    let checks = evaluate(scenario, platform, &mut sim, &records);
+    let metrics = collect_metrics(&sim, &records);
+    let end_ms = (sim.now() - scenario.start).num_milliseconds();
+    Ok(Outcome {
+        scenario: scenario.name().to_string(),
+        platform,
+        seed,
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+        steps: records,
+        metrics,
+        end_ms,
+        trace: sim.trace().clone(),
+    })
+}
+
+/// The simulation of `scenario` on `platform` before its first step: the profile, the
+/// seed, the fault rates (the scenario's or `options`'), scripted handlers and daemons.
+pub fn prepare_sim(
+    scenario: &Scenario,
+    platform: Platform,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<Sim, ScenarioError> {
     let step_error = |step: usize, message: String| ScenarioError::Step {
         file: scenario.file.clone(),
         platform,
@@ -94,7 +122,10 @@ pub fn run_scenario_with(
         })?;
     let mut config = SimConfig::new(seed, scenario.start);
     config.trace_payloads = options.trace_payloads;
-    config.faults = Faults::with_rates(scenario.spec.faults.iter().map(|(k, p)| (*k, *p)));
+    config.faults = match &options.faults {
+        Some(rates) => Faults::with_rates(rates.iter().copied()),
+        None => Faults::with_rates(scenario.spec.faults.iter().map(|(k, p)| (*k, *p))),
+    };
     if let Some(cold) = scenario.spec.cold_starts {
         config.cold_starts = cold;
     }
@@ -110,25 +141,26 @@ pub fn run_scenario_with(
         sim.set_daemon_behaviour(daemon, behaviour.clone())
             .map_err(|e| step_error(0, e.to_string()))?;
     }
+    Ok(sim)
+}
+
+/// Plays every step of `scenario` on `sim`, in order.
+pub fn play_steps(
+    sim: &mut Sim,
+    scenario: &Scenario,
+    platform: Platform,
+) -> Result<Vec<StepRecord>, ScenarioError> {
     let mut records = Vec::new();
     for (index, step) in scenario.spec.steps.iter().enumerate() {
-        let record = play(&mut sim, scenario, index, step).map_err(|e| step_error(index, e))?;
+        let record = play(sim, scenario, index, step).map_err(|message| ScenarioError::Step {
+            file: scenario.file.clone(),
+            platform,
+            step: index,
+            message,
+        })?;
         records.push(record);
     }
-    let checks = evaluate(scenario, platform, &mut sim, &records);
-    let metrics = collect_metrics(&sim, &records);
-    let end_ms = (sim.now() - scenario.start).num_milliseconds();
-    Ok(Outcome {
-        scenario: scenario.name().to_string(),
-        platform,
-        seed,
-        passed: checks.iter().all(|c| c.passed),
-        checks,
-        steps: records,
-        metrics,
-        end_ms,
-        trace: sim.trace().clone(),
-    })
+    Ok(records)
 }
 
 /// Plays one step. Platform rejections (size limits, refused commands) are outcomes;

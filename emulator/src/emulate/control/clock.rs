@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiResult};
 use super::wire::json_body;
 use super::{ControlState, lock};
+use crate::emulate::record::Input;
 use crate::engine::duration_serde::parse_duration;
 
 /// `POST /clock/advance` body.
@@ -25,9 +26,19 @@ pub(super) async fn advance(
     let body: AdvanceBody = json_body(&body)?;
     let by = parse_duration(&body.by)
         .map_err(|e| ApiError::bad_request(format!("invalid \"by\": {e}")))?;
+    // Recorded at the instant the advance begins: a replay runs the clock there, then on.
+    let began = state
+        .recorder()
+        .map(|r| (r.clone(), state.sim_lock().now()));
+    let record = move || {
+        if let Some((recorder, at)) = began {
+            recorder.note(at, Input::Advance(by));
+        }
+    };
     let traveller = lock(&state.inner.traveller).clone();
     if let Some(travel) = traveller {
         let now = travel(by).await?;
+        record();
         state.notify_trace();
         return Ok(axum::Json(json!({ "now": now })));
     }
@@ -46,6 +57,7 @@ pub(super) async fn advance(
             format!("advance failed: {e}"),
         )
     })??;
+    record();
     state.notify_trace();
     Ok(axum::Json(json!({ "now": now })))
 }

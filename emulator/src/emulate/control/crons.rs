@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiResult};
 use super::wire::path_params;
 use super::{ControlState, lock};
+use crate::emulate::record::Input;
 
 pub(super) async fn fire_cron(
     State(state): State<ControlState>,
@@ -17,7 +18,7 @@ pub(super) async fn fire_cron(
         ApiError::bad_request(format!("cron index '{index}' is not a non-negative number"))
     })?;
     let known = lock(&state.inner.workers).contains_key(&worker);
-    state
+    let at = state
         .engine()
         .apply(|sim| {
             let count = sim
@@ -32,9 +33,14 @@ pub(super) async fn fire_cron(
                     format!("no worker named '{worker}' in the stack")
                 }));
             }
-            Ok(sim.fire_cron_now(&worker, index)?)
+            sim.fire_cron_now(&worker, index)?;
+            Ok::<_, ApiError>(sim.now())
         })
         .await??;
+    if let Some(recorder) = state.recorder() {
+        let worker = worker.clone();
+        recorder.note(at, Input::FireCron { worker, index });
+    }
     state.notify_trace();
     Ok(axum::Json(json!({ "worker": worker, "index": index })))
 }

@@ -42,6 +42,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::emulate::gateway::UpstreamPort;
+use crate::emulate::record::{Input, Recorder};
 use crate::emulate::state::EngineHandle;
 use crate::emulate::state::objects::Objects;
 use crate::emulate::state::store::TraceReader;
@@ -71,6 +72,8 @@ struct Inner {
     daemons: Vec<String>,
     /// How `POST /clock/advance` moves time when real processes are attached.
     traveller: Mutex<Option<Traveller>>,
+    /// Where accepted inputs go under `alien emulate --record`.
+    recorder: Option<Recorder>,
 }
 
 /// Moves the clock forward by a duration and resolves to the new time; `alien emulate`
@@ -121,6 +124,7 @@ impl ControlState {
                 workers: Mutex::new(workers),
                 daemons: stack.daemons().map(|(id, _)| id.to_string()).collect(),
                 traveller: Mutex::new(None),
+                recorder: None,
             }),
         }
     }
@@ -137,6 +141,26 @@ impl ControlState {
             inner.trace_pages = trace_pages;
         }
         self
+    }
+
+    /// Hands every input the routes accept to `recorder`. Call before serving.
+    pub fn with_recorder(mut self, recorder: Recorder) -> ControlState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.recorder = Some(recorder);
+        }
+        self
+    }
+
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.inner.recorder.as_ref()
+    }
+
+    /// Records `input` at the engine's current instant, when recording.
+    fn record_now(&self, input: impl FnOnce() -> Input) {
+        if let Some(recorder) = &self.inner.recorder {
+            let now = self.sim_lock().now();
+            recorder.note(now, input());
+        }
     }
 
     /// Routes `POST /clock/advance` through `traveller` instead of advancing the engine alone.

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::ControlState;
 use super::error::{ApiError, ApiResult};
 use super::wire::{json_body, path_params};
+use crate::emulate::record::Input;
 use crate::engine::SendVia;
 
 /// `POST /queues/{q}/messages` body.
@@ -47,10 +48,25 @@ pub(super) async fn send(
             ));
         }
     };
-    let id = state
+    let recorded = state.recorder().map(|_| payload.clone());
+    let (id, at) = state
         .engine()
-        .apply(|sim| sim.send(&queue, payload, body.via))
+        .apply(|sim| {
+            sim.send(&queue, payload, body.via)
+                .map(|id| (id, sim.now()))
+        })
         .await??;
+    if let (Some(recorder), Some(payload)) = (state.recorder(), recorded) {
+        let via = body.via;
+        recorder.note(
+            at,
+            Input::Send {
+                queue,
+                payload,
+                via,
+            },
+        );
+    }
     state.notify_trace();
     Ok((StatusCode::CREATED, axum::Json(json!({ "id": id }))))
 }

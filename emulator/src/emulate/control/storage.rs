@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::ControlState;
 use super::error::{ApiError, ApiResult};
 use super::wire::{path_params, percent_decode};
+use crate::emulate::record::Input;
 
 /// The storage key of a request, refused when unsafe. Axum has already percent-decoded it
 /// once; a key that still holds `%` escapes is decoded once more and checked again, so
@@ -56,6 +57,12 @@ pub(super) async fn put_object(
         .objects
         .put(state.engine(), &bucket, &key, body.to_vec(), &content_type)
         .await?;
+    state.record_now(|| Input::Put {
+        bucket,
+        key,
+        size: size as u64,
+        content_type,
+    });
     state.notify_trace();
     Ok(axum::Json(json!({ "etag": etag, "size": size })))
 }
@@ -106,6 +113,7 @@ pub(super) async fn delete_object(
         .objects
         .delete(state.engine(), &bucket, &key)
         .await?;
+    state.record_now(|| Input::Delete { bucket, key });
     state.notify_trace();
     Ok(StatusCode::NO_CONTENT)
 }

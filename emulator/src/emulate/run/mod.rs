@@ -36,6 +36,7 @@ use super::host::{LogSink, WorkerHost};
 use super::iam::Iam;
 use super::queue_owner::tokens::random_token;
 use super::queue_owner::{self, QueueOwner, QueueTokens};
+use super::record::{RecordError, Recorder, Session};
 use super::state::buckets::BucketDirs;
 use super::state::objects::Objects;
 use super::state::store::{DEFAULT_TRACE_RETENTION, StoreError};
@@ -79,6 +80,9 @@ pub struct EmulateOptions {
     pub recycle: bool,
     /// Trace events the state file keeps (the newest ones).
     pub trace_retention: u64,
+    /// `--record FILE` (absolute): the session's inputs are written there as a scenario by
+    /// [`Emulator::finish`].
+    pub record: Option<PathBuf>,
 }
 
 impl EmulateOptions {
@@ -95,6 +99,7 @@ impl EmulateOptions {
             cold_start: None,
             recycle: false,
             trace_retention: DEFAULT_TRACE_RETENTION,
+            record: None,
         }
     }
 }
@@ -114,6 +119,8 @@ pub enum EmulateError {
     Daemon { daemon: String, message: String },
     #[error("{0}")]
     Io(String),
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 /// One row of the status table.
@@ -138,6 +145,7 @@ pub struct Emulator {
     storage_watch: Option<StorageWatch>,
     shutdown: Arc<Notify>,
     pub driver: Driver,
+    recorder: Option<Recorder>,
 }
 
 fn io(e: impl std::fmt::Display) -> EmulateError {
@@ -158,13 +166,20 @@ impl Emulator {
         options: EmulateOptions,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Emulator, EmulateError> {
-        let port = options.port;
         let plan = prepare::plan(options).await?;
         if let Some(warnings) = &plan.warnings {
             progress(warnings.trim_end());
         }
         let built = prepare::build_workers(&plan, progress).await?;
+        let state_file = plan.state_dir.join(STATE_FILE);
+        let had_state = plan.options.record.is_some()
+            && tokio::fs::try_exists(&state_file).await.unwrap_or(false);
         let resumed = resume::resume(&plan, progress).await?;
+        let recorder = plan.options.record.clone().map(|file| {
+            let sim = resumed.engine.lock();
+            let session = Session::of(&plan.options, &sim, had_state.then_some(state_file));
+            Recorder::new(file, session)
+        });
         let buckets = Arc::new(
             prepare::run_blocking({
                 let (dir, storage, kv) = (
@@ -195,7 +210,13 @@ impl Emulator {
             .collect();
         let shutdown = Arc::new(Notify::new());
         let served = Self::serve(
-            &plan, port, &resumed, &driver, &buckets, &upstreams, &shutdown,
+            &plan,
+            recorder.as_ref(),
+            &resumed,
+            &driver,
+            &buckets,
+            &upstreams,
+            &shutdown,
         )
         .await?;
         let mut rows = resource_rows(&plan, &served.tokens);
@@ -215,6 +236,12 @@ impl Emulator {
         )
         .await?;
         rows.extend(started.rows);
+        if let Some(recorder) = &recorder {
+            // From here on: the readiness probes at start-up are not the user's requests.
+            for gateway in &started.gateways {
+                gateway.observe_arrivals(recorder.gateway_observer(driver.sim.clone()));
+            }
+        }
         tokio::spawn(background::follow_processes(
             driver.engine.clone(),
             upstreams.clone(),
@@ -258,6 +285,7 @@ impl Emulator {
             storage_watch: Some(storage_watch),
             shutdown,
             driver,
+            recorder,
         })
     }
 
@@ -265,13 +293,14 @@ impl Emulator {
     /// the commands API, worker-to-worker calls and the chaos toggles.
     async fn serve(
         plan: &Plan,
-        port: u16,
+        recorder: Option<&Recorder>,
         resumed: &Resumed,
         driver: &Driver,
         buckets: &Arc<BucketDirs>,
         upstreams: &BTreeMap<String, UpstreamPort>,
         shutdown: &Arc<Notify>,
     ) -> Result<Served, EmulateError> {
+        let port = plan.options.port;
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
             .map_err(io)?;
@@ -283,10 +312,13 @@ impl Emulator {
         let owner = QueueOwner::new(engine.clone(), tokens.clone())
             .map_err(io)?
             .with_iam(iam.clone());
-        let control = ControlState::new(engine.clone(), &plan.stack).with_storage(
+        let mut control = ControlState::new(engine.clone(), &plan.stack).with_storage(
             Objects::Dirs(buckets.clone()),
             Some(resumed.trace_pages.clone()),
         );
+        if let Some(recorder) = recorder {
+            control = control.with_recorder(recorder.clone());
+        }
         let traveller = driver.clone();
         control.set_traveller(Arc::new(move |by| {
             let driver = traveller.clone();
@@ -317,6 +349,7 @@ impl Emulator {
             .merge(chaos_api::router(
                 driver.sim.clone(),
                 Arc::new(move || chaos_wake.wake()),
+                recorder.cloned(),
             ));
         let server_shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -394,8 +427,21 @@ impl Emulator {
         self.driver.sim.clone()
     }
 
+    /// [`Emulator::stop`], then, under `--record`, writes the session's inputs as a scenario
+    /// (ending at the engine's instant once everything stopped); returns its path.
+    pub async fn finish(self, grace: Duration) -> Result<Option<PathBuf>, EmulateError> {
+        let (recorder, sim) = (self.recorder.clone(), self.driver.sim.clone());
+        self.stop(grace).await;
+        let Some(recorder) = recorder else {
+            return Ok(None);
+        };
+        let end = sim.lock().unwrap_or_else(|p| p.into_inner()).now();
+        Ok(Some(recorder.save(end).await?))
+    }
+
     /// Stops gracefully: processes get SIGTERM and their grace period, then servers close;
-    /// everything handed to the store is on disk when this returns.
+    /// everything handed to the store is on disk when this returns (a `--record` scenario is
+    /// written by [`Emulator::finish`]).
     pub async fn stop(mut self, grace: Duration) {
         for host in self.hosts.values() {
             let _ = host.stop(grace).await;

@@ -16,6 +16,7 @@ use super::wire::{
 };
 use super::{MAX_VISIBILITY_SECONDS, fail, in_range, sim};
 use crate::emulate::control::ControlState;
+use crate::emulate::record::{Input, Recorder};
 use crate::engine::{Received, SendVia, Sim, SimError};
 
 /// How often a long-polling `ReceiveMessage` looks at the queue again.
@@ -28,8 +29,13 @@ const MAX_BATCH: usize = 10;
 const MAX_WAIT_SECONDS: i64 = 20;
 
 /// Sends one message as a producer using the SQS API (the service's size limit); returns
-/// its id and the body's MD5.
-fn send_one(sim: &mut Sim, queue: &str, message: &Message) -> Result<(String, String), SqsError> {
+/// its id and the body's MD5. A sent message goes to `recorder` too.
+fn send_one(
+    sim: &mut Sim,
+    queue: &str,
+    message: &Message,
+    recorder: Option<&Recorder>,
+) -> Result<(String, String), SqsError> {
     if message.delay_seconds.is_some_and(|d| d != 0) {
         return Err(SqsError::invalid_parameter(
             "DelaySeconds is not supported by the emulator's SQS endpoint",
@@ -48,15 +54,35 @@ fn send_one(sim: &mut Sim, queue: &str, message: &Message) -> Result<(String, St
     let id = sim
         .send(queue, Payload::from_body(body), SendVia::Service)
         .map_err(fail(sim, queue))?;
+    if let Some(recorder) = recorder {
+        let (queue, payload) = (queue.to_string(), Payload::from_body(body));
+        let via = SendVia::Service;
+        recorder.note(
+            sim.now(),
+            Input::Send {
+                queue,
+                payload,
+                via,
+            },
+        );
+    }
     Ok((id, md5_hex(body)))
 }
 
-pub(super) fn send_message(sim: &mut Sim, req: SendMessage) -> Result<Value, SqsError> {
-    let (id, md5) = send_one(sim, queue_of_url(&req.queue_url), &req.message)?;
+pub(super) fn send_message(
+    sim: &mut Sim,
+    req: SendMessage,
+    recorder: Option<&Recorder>,
+) -> Result<Value, SqsError> {
+    let (id, md5) = send_one(sim, queue_of_url(&req.queue_url), &req.message, recorder)?;
     Ok(json!({ "MessageId": id, "MD5OfMessageBody": md5 }))
 }
 
-pub(super) fn send_message_batch(sim: &mut Sim, req: Batch<SendEntry>) -> Result<Value, SqsError> {
+pub(super) fn send_message_batch(
+    sim: &mut Sim,
+    req: Batch<SendEntry>,
+    recorder: Option<&Recorder>,
+) -> Result<Value, SqsError> {
     let queue = queue_of_url(&req.queue_url);
     check_batch(&req.entries, |e| &e.id)?;
     // SendMessageBatch: "The maximum allowed individual message size and the maximum total
@@ -74,7 +100,7 @@ pub(super) fn send_message_batch(sim: &mut Sim, req: Batch<SendEntry>) -> Result
     let mut ok = Vec::new();
     let mut failed = Vec::new();
     for entry in &req.entries {
-        match send_one(sim, queue, &entry.message) {
+        match send_one(sim, queue, &entry.message, recorder) {
             Ok((id, md5)) => {
                 ok.push(json!({"Id": entry.id, "MessageId": id, "MD5OfMessageBody": md5}));
             }

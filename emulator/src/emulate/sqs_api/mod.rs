@@ -131,8 +131,10 @@ async fn call(
         "CreateQueue" => queues::create_queue(&mut sim(state), host, parse(body)?),
         "GetQueueUrl" => queues::get_queue_url(&sim(state), host, parse(body)?),
         "ListQueues" => Ok(queues::list_queues(&sim(state), host, parse(body)?)),
-        "SendMessage" => messages::send_message(&mut sim(state), parse(body)?),
-        "SendMessageBatch" => messages::send_message_batch(&mut sim(state), parse(body)?),
+        "SendMessage" => messages::send_message(&mut sim(state), parse(body)?, state.recorder()),
+        "SendMessageBatch" => {
+            messages::send_message_batch(&mut sim(state), parse(body)?, state.recorder())
+        }
         "ReceiveMessage" => messages::receive_message(state, parse(body)?).await,
         "DeleteMessage" => messages::delete_message(&mut sim(state), parse(body)?),
         "DeleteMessageBatch" => messages::delete_message_batch(&mut sim(state), parse(body)?),
