@@ -14,6 +14,7 @@ pub mod console;
 pub mod cron;
 pub mod emulate;
 pub mod engine;
+pub mod harness;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod platform;
