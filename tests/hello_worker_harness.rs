@@ -86,3 +86,30 @@ async fn objects_and_the_gateway() {
     assert_eq!(status.as_u16(), 200);
     app.stop().await;
 }
+
+/// upstream-runtime-and-bindings.md §5: a command to a command-enabled worker is pushed as a
+/// task, and the app's answer comes back as the command's response (the fixture's `echo`;
+/// its `fail` command always fails).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_round_trips_to_the_worker() {
+    let stack = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/hello-worker/alien.json"
+    );
+    let app = Harness::start(stack, "local").await.expect("start");
+    let outcome = app.command("app", "echo", json!({"n": 7})).await.unwrap();
+    assert_eq!(outcome.state, "SUCCEEDED", "{outcome:?}");
+    assert_eq!(outcome.attempt, 1);
+    let echoed = outcome.response.expect("a response");
+    assert!(echoed.to_string().contains('7'), "{echoed}");
+    let failed = app.command("app", "fail", json!({})).await.unwrap();
+    assert_eq!(failed.state, "FAILED", "{failed:?}");
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("always fails")),
+        "{failed:?}"
+    );
+    app.stop().await;
+}

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod command;
 mod trace;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use crate::emulate::run::{EmulateError, EmulateOptions, Emulator};
 use crate::profile::{ProfileSpec, ProfileSpecError};
 use crate::stack::{StackError, load_stack};
 
+pub use command::CommandOutcome;
 pub use trace::Attempt;
 
 /// Virtual seconds per real second: time moves only by [`Harness::advance`] (and the instant
@@ -56,6 +58,14 @@ pub enum HarnessError {
     Start(#[from] EmulateError),
     #[error(transparent)]
     Control(#[from] ClientError),
+    #[error(transparent)]
+    Commands(#[from] crate::emulate::commands_api::CommandsClientError),
+    #[error("command {id} is still {state} after {waited:?}")]
+    CommandPending {
+        id: String,
+        state: String,
+        waited: Duration,
+    },
     #[error(
         "still busy after {IDLE_STEPS} steps of {IDLE_STEP} (trace events every step; in flight: {0})"
     )]
