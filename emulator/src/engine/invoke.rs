@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::causes::Release;
 use super::duration_serde::format_duration;
 use super::events::Event;
 use super::faults::FaultKind;
@@ -391,59 +390,6 @@ impl Sim {
         };
         self.workers[w].handler = handler;
         reply
-    }
-
-    /// Duplicate delivery and a lease that runs out mid-handler, both at delivery time. A
-    /// message already at its maximum deliveries is dead-lettered instead of being handed out
-    /// again, as a lock that runs out does (Service Bus MaxDeliveryCount 10,
-    /// upstream-stack-and-limits.md §6.2; found by `alien chaos`, regression
-    /// scenarios/regressions/regression-seeded-faults-at-least-once-azure-seed20-…).
-    fn apply_delivery_faults(&mut self, origin: &Origin, worker: &str) {
-        let Origin::Queue {
-            queue, sub, msg, ..
-        } = *origin
-        else {
-            return;
-        };
-        if self
-            .config
-            .faults
-            .strikes(FaultKind::LeaseExpiry, &mut self.rng)
-        {
-            self.record(
-                Kind::Fault,
-                worker,
-                None,
-                vec![("fault", "lease_expiry".into())],
-            );
-            if !self.exhausted(queue, sub, msg) {
-                self.release(
-                    queue,
-                    sub,
-                    msg,
-                    Release::Fault("lease expired while the handler runs (fault)"),
-                );
-            }
-        } else if self
-            .config
-            .faults
-            .strikes(FaultKind::DuplicateDelivery, &mut self.rng)
-        {
-            self.record(
-                Kind::Fault,
-                worker,
-                None,
-                vec![("fault", "duplicate_delivery".into())],
-            );
-            if !self.exhausted(queue, sub, msg) {
-                self.release(
-                    queue,
-                    sub,
-                    msg,
-                    Release::Fault("duplicate delivery (fault)"),
-                );
-            }
-        }
     }
 
     pub(crate) fn on_invocation_end(&mut self, inv: u64) {

@@ -15,6 +15,7 @@ pub(crate) mod commands;
 mod cron;
 mod daemon;
 mod dead_letters;
+mod delivery_faults;
 pub mod duration_serde;
 mod events;
 mod faults;

@@ -133,9 +133,7 @@ impl Sim {
                 // A nack is a failed delivery: at the maximum it dead-letters (SQS moves the
                 // message on the receive past maxReceiveCount, Service Bus on the abandon that
                 // reaches MaxDeliveryCount, Pub/Sub after maxDeliveryAttempts).
-                if !self.exhausted(q, s, seq) {
-                    self.release(q, s, seq, Release::Nacked);
-                }
+                self.redeliver(q, s, seq, Release::Nacked);
                 Ok(())
             }
             Some(_) => Err(alien_providers::ProviderError::stale_receipt(seq).into()),

@@ -523,10 +523,15 @@ impl Sim {
             self.mark_message(q, s, seq);
             return;
         }
-        if self.exhausted(q, s, seq) {
-            return;
+        self.redeliver(q, s, seq, Release::LeaseRanOut);
+    }
+
+    /// A leased message comes back: dead-lettered at its maximum deliveries, else visible
+    /// again now.
+    pub(crate) fn redeliver(&mut self, q: usize, s: usize, seq: u64, why: Release) {
+        if !self.exhausted(q, s, seq) {
+            self.release(q, s, seq, why);
         }
-        self.release(q, s, seq, Release::LeaseRanOut);
     }
 
     pub(crate) fn on_retention(&mut self, q: usize, s: usize, seq: u64) {
