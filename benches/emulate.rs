@@ -19,6 +19,11 @@
 //!   through the gateway and directly to the app port, interleaved, one keep-alive client) and
 //!   queue throughput (`BENCH_EMULATE_MESSAGES` messages, default 500, sent through the control
 //!   API by 4 threads, timed until every one is `acked` in the trace).
+//! - `instances` (not in the default): the same queue throughput on aws with the no-op
+//!   handler, `BENCH_EMULATE_MESSAGES` messages (default 3 000), with `--max-instances 1` and
+//!   `4`, and with the `alien` named by `BENCH_EMULATE_BEFORE` (a build from before instance
+//!   pools, one process per worker) when set. `BENCH_EMULATE_RUNS` runs each (default 3),
+//!   interleaved, median reported.
 //!
 //! Every server listens on 127.0.0.1; every child is stopped at the end (SIGINT, then SIGKILL
 //! after a grace period), and `alien emulate` runs with `--stop-after 3m` as a backstop.
@@ -35,8 +40,9 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 use common::{
-    Emulation, IDLE, Latency, Result, StartupSample, alien_startup, client, env_usize, free_port,
-    latency, median, mib, micros, poll_until_ok, prebuilt_config, rss_kib, signal, tree, wait_for,
+    Emulation, IDLE, Latency, Launch, Result, StartupSample, alien_startup, client, env_usize,
+    free_port, latency, median, mib, micros, poll_until_ok, prebuilt_config, rss_kib, signal, tree,
+    wait_for,
 };
 
 const GATEWAY_REQUESTS: usize = 1_000;
@@ -52,6 +58,7 @@ fn main() {
         |part| match part {
             "startup" => Some(startup()),
             "load" => Some(load()),
+            "instances" => Some(instances()),
             _ => None,
         },
     );
@@ -419,6 +426,93 @@ fn load() -> Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in queue_rows {
         println!("{row}");
+    }
+    Ok(())
+}
+
+/// One row of the `instances` part: a label, the `alien` to run and its extra arguments.
+struct Variant {
+    label: String,
+    exe: PathBuf,
+    args: Vec<String>,
+}
+
+fn instance_variants() -> Vec<Variant> {
+    let mut variants = Vec::new();
+    if let Ok(before) = std::env::var("BENCH_EMULATE_BEFORE") {
+        variants.push(Variant {
+            label: "before (one process per worker)".into(),
+            exe: PathBuf::from(before),
+            args: vec!["--cold-start".into(), "off".into()],
+        });
+    }
+    for n in [1, 4] {
+        variants.push(Variant {
+            label: format!("--max-instances {n}"),
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_alien")),
+            args: vec![
+                "--cold-start".into(),
+                "off".into(),
+                "--max-instances".into(),
+                n.to_string(),
+            ],
+        });
+    }
+    variants
+}
+
+/// Acked messages per second end to end, or why not.
+fn acked_rate(t: &Throughput) -> Result<f64> {
+    if t.acked < t.sent {
+        return Err(format!(
+            "not all acked within {} s: {} of {}",
+            ACK_DEADLINE.as_secs(),
+            t.acked,
+            t.sent
+        ));
+    }
+    Ok(t.acked as f64 / t.total.as_secs_f64())
+}
+
+fn instances() -> Result<()> {
+    let messages = env_usize("BENCH_EMULATE_MESSAGES", 3_000)?.max(1);
+    let runs = env_usize("BENCH_EMULATE_RUNS", 3)?.max(1);
+    let variants = instance_variants();
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for run in 0..runs {
+        for (variant, rates) in variants.iter().zip(&mut rates) {
+            let mut launch = Launch::new("aws");
+            launch.exe = variant.exe.clone();
+            launch.args = variant.args.clone();
+            let emulation = Emulation::launch(&launch)?;
+            let t = throughput(&emulation, messages)?;
+            let rate = acked_rate(&t)?;
+            eprintln!(
+                "run {run}: {}: {} acked in {:.2} s = {rate:.0} msgs/s ({} deliveries)",
+                variant.label,
+                t.acked,
+                t.total.as_secs_f64(),
+                t.deliveries
+            );
+            rates.push(rate);
+            drop(emulation);
+        }
+    }
+    let first = median(&rates[0]);
+    println!();
+    println!(
+        "| aws, no-op handler | messages | acked msgs/s end to end, median ({runs} runs) | runs | ÷ first row |"
+    );
+    println!("|---|---|---|---|---|");
+    for (variant, rates) in variants.iter().zip(&rates) {
+        let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        let mid = median(rates);
+        println!(
+            "| {} | {messages} | **{mid:.0}** | {} | {:.2}× |",
+            variant.label,
+            all.join(" / "),
+            mid / first
+        );
     }
     Ok(())
 }

@@ -57,11 +57,11 @@ fn one_message(sim: &mut Sim) -> Duration {
 fn idle_workers_scale_to_zero_and_pay_a_cold_start() {
     let mut s = sim(Platform::Aws, 7, |_| {});
     assert_eq!(one_message(&mut s), Duration::ZERO, "launched warm");
-    assert!(s.take_scaled_to_zero().is_empty());
+    assert!(s.take_stopped_instances().is_empty());
     s.advance(Duration::from_secs(31 * 60)).unwrap();
     assert_eq!(s.trace().count(Kind::ScaledToZero, Some("w")), 1);
-    assert_eq!(s.take_scaled_to_zero(), vec!["w".to_string()]);
-    assert!(s.take_scaled_to_zero().is_empty(), "named once");
+    assert_eq!(s.take_stopped_instances(), vec![("w".to_string(), 1)]);
+    assert!(s.take_stopped_instances().is_empty(), "named once");
     let cold = one_message(&mut s);
     assert!(
         (Duration::from_secs(1)..=Duration::from_secs(3)).contains(&cold),
@@ -106,13 +106,17 @@ fn recycling_replaces_the_process_after_each_invocation() {
     let mut s = sim(Platform::Gcp, 3, |c| c.recycle = true);
     one_message(&mut s);
     assert_eq!(s.trace().count(Kind::Recycled, Some("w")), 1);
-    assert_eq!(s.take_scaled_to_zero(), vec!["w".to_string()]);
+    assert_eq!(s.take_stopped_instances(), vec![("w".to_string(), 1)]);
     assert!(one_message(&mut s) > Duration::ZERO, "the next one is cold");
     assert_eq!(s.trace().count(Kind::Recycled, Some("w")), 2);
     s.set_recycle(false);
-    s.take_scaled_to_zero();
+    assert_eq!(
+        s.take_stopped_instances(),
+        vec![("w".to_string(), 2)],
+        "the new instance has a new number"
+    );
     one_message(&mut s);
-    assert!(s.take_scaled_to_zero().is_empty());
+    assert!(s.take_stopped_instances().is_empty());
 }
 
 /// anchors.md §14 item 4 (handler crash): for a real process the fault travels with the

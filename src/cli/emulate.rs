@@ -51,6 +51,16 @@ pub struct EmulateArgs {
     /// in memory between invocations shows it (seed 001: stateless execution).
     #[arg(long)]
     recycle: bool,
+    /// The most instances (app processes) of one worker at once on this machine. Past it work
+    /// waits for a free instance; the platform's own limit (`concurrencyLimit` or its default)
+    /// still throttles where it is lower.
+    #[arg(long, default_value_t = alien_emulator::emulate::run::DEFAULT_MAX_INSTANCES,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    max_instances: u32,
+    /// Hold each instance to the platform's CPU share (Lambda: memoryMb / 1769 vCPU, Cloud Run
+    /// 1 vCPU, …) with a CFS quota. Off by default: memory and scratch limits always apply.
+    #[arg(long)]
+    cpu_limits: bool,
     /// Trace events the state file keeps (the newest ones; `GET /trace?after=` pages them).
     #[arg(long, default_value_t = alien_emulator::emulate::state::store::DEFAULT_TRACE_RETENTION)]
     trace_retention: u64,
@@ -125,6 +135,8 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         recycle: args.recycle,
         trace_retention: args.trace_retention,
         record,
+        max_instances: args.max_instances,
+        cpu_limits: args.cpu_limits,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

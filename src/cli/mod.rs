@@ -11,6 +11,7 @@ mod otlp;
 mod profile;
 mod progress;
 mod simulate;
+mod snapshot;
 mod verbs;
 
 use std::process::ExitCode;
@@ -47,7 +48,7 @@ enum TopCommand {
     /// serverless app relies on; shrink failures into regression scenarios.
     Chaos(chaos::ChaosArgs),
     /// Talk to a running emulator: status, send, peek, dead-letters, put, get, delete,
-    /// fire-cron, advance (time travel), trace.
+    /// fire-cron, advance (time travel), trace, snapshot.
     Ctl(verbs::VerbArgs),
     /// Invoke a command on a command-enabled worker or daemon of a running emulator and
     /// print its response (or its error code).

@@ -1,8 +1,8 @@
 //! CLI verbs on a running emulator's control API: status, send, peek, dead-letters, put,
-//! get, delete, fire-cron, advance, trace, faults, inject, daemon. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
+//! get, delete, fire-cron, advance, trace, faults, inject, daemon, snapshot. The URL comes from `--url`, `ALIEN_EMULATOR_URL`, or
 //! the `control.url` file a running `alien emulate` writes into its state directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,6 +29,15 @@ pub struct VerbArgs {
 
 #[derive(Debug, Subcommand)]
 enum Verb {
+    #[command(flatten)]
+    Live(LiveVerb),
+    /// Snapshots of the state: save, list, restore, fork.
+    #[command(subcommand)]
+    Snapshot(super::snapshot::SnapshotVerb),
+}
+
+#[derive(Debug, Subcommand)]
+enum LiveVerb {
     /// Show the platform, the virtual now, and the workers, queues, schedule triggers and
     /// daemons (tables; `--json` prints `GET /status` as is).
     Status {
@@ -88,22 +97,30 @@ enum Verb {
     Daemon { id: String, action: String },
 }
 
-pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
-    let url = match args.url {
-        Some(url) => url,
+/// The control URL: `url` when given, else the one `alien emulate` wrote into `state_dir`.
+pub(super) fn control_url(url: Option<String>, state_dir: &Path) -> anyhow::Result<String> {
+    match url {
+        Some(url) => Ok(url),
         None => {
-            let file = args.state_dir.join(CONTROL_URL_FILE);
-            std::fs::read_to_string(&file)
+            let file = state_dir.join(CONTROL_URL_FILE);
+            Ok(std::fs::read_to_string(&file)
                 .with_context(|| format!("no running emulator found: pass --url or start `alien emulate` (looked for {})", file.display()))?
                 .trim()
-                .to_string()
+                .to_string())
         }
+    }
+}
+
+pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
+    let verb = match args.verb {
+        Verb::Snapshot(verb) => return super::snapshot::run(verb, args.url, &args.state_dir),
+        Verb::Live(verb) => verb,
     };
-    let client = ControlClient::new(url);
+    let client = ControlClient::new(control_url(args.url, &args.state_dir)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        match args.verb {
-            Verb::Status { json } => {
+        match verb {
+            LiveVerb::Status { json } => {
                 let status = client.status().await?;
                 if json {
                     emit(&format!("{}\n", serde_json::to_string_pretty(&status)?));
@@ -113,22 +130,22 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
                     emit(&status.render_text(Look::for_stdout(false)));
                 }
             }
-            Verb::Send { queue, message } => {
+            LiveVerb::Send { queue, message } => {
                 let payload = match serde_json::from_str(&message) {
                     Ok(json) => Payload::Json(json),
                     Err(_) => Payload::Text(message),
                 };
                 emit(&format!("{}\n", client.send(&queue, &payload).await?));
             }
-            Verb::Peek { queue } => emit(&format!(
+            LiveVerb::Peek { queue } => emit(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&client.peek(&queue).await?)?
             )),
-            Verb::DeadLetters { queue } => emit(&format!(
+            LiveVerb::DeadLetters { queue } => emit(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&client.dead_letters(&queue).await?)?
             )),
-            Verb::Put { bucket, key, file } => {
+            LiveVerb::Put { bucket, key, file } => {
                 let body = if file.as_os_str() == "-" {
                     let mut buf = Vec::new();
                     std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
@@ -143,18 +160,18 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
                         .await?
                 ));
             }
-            Verb::Get { bucket, key } => match client.get_object(&bucket, &key).await? {
+            LiveVerb::Get { bucket, key } => match client.get_object(&bucket, &key).await? {
                 Some(object) => std::io::Write::write_all(&mut std::io::stdout(), &object.body)?,
                 None => bail!("no object '{key}' in '{bucket}'"),
             },
-            Verb::Delete { bucket, key } => client.delete_object(&bucket, &key).await?,
-            Verb::FireCron { worker, index } => client.fire_cron(&worker, index).await?,
-            Verb::Advance { by } => {
+            LiveVerb::Delete { bucket, key } => client.delete_object(&bucket, &key).await?,
+            LiveVerb::FireCron { worker, index } => client.fire_cron(&worker, index).await?,
+            LiveVerb::Advance { by } => {
                 let draw = progress::stderr_is_terminal();
                 let now = progress::advance(&client, &by, draw).await?;
                 emit(&format!("now {now}\n"));
             }
-            Verb::Faults {
+            LiveVerb::Faults {
                 seed,
                 recycle,
                 rates,
@@ -191,18 +208,18 @@ pub fn run(args: VerbArgs) -> anyhow::Result<ExitCode> {
                 };
                 emit(&format!("{}\n", serde_json::to_string_pretty(&reply)?));
             }
-            Verb::Inject { fault, target } => {
+            LiveVerb::Inject { fault, target } => {
                 let body = serde_json::json!({"fault": fault, "target": target});
                 let reply = client.post_json("/faults/inject", &body).await?;
                 emit(&format!("{reply}\n"));
             }
-            Verb::Daemon { id, action } => {
+            LiveVerb::Daemon { id, action } => {
                 let reply = client
                     .post_json(&format!("/daemons/{id}/{action}"), &serde_json::json!({}))
                     .await?;
                 emit(&format!("{reply}\n"));
             }
-            Verb::Trace { follow } => {
+            LiveVerb::Trace { follow } => {
                 let mut after = None;
                 loop {
                     let wait = if follow {

@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -29,6 +30,8 @@ pub struct Emulate {
     pub control: String,
     /// The status table's rows (after the header), as printed.
     pub rows: Vec<String>,
+    /// Its stderr lines (the apps' output among them) when started by [`start_stack_logged`].
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Emulate {
@@ -60,6 +63,16 @@ impl Emulate {
 /// Starts `alien emulate <stack> --platform <platform>` with `extra` arguments and waits for
 /// its status table (the first run builds the fixture app).
 pub fn start_stack(stack: &str, platform: &str, state: &Path, extra: &[&str]) -> Emulate {
+    start(stack, platform, state, extra, false)
+}
+
+/// [`start_stack`], keeping every stderr line (`[worker] …` app output among them) in
+/// [`Emulate::logs`] as well as printing it.
+pub fn start_stack_logged(stack: &str, platform: &str, state: &Path, extra: &[&str]) -> Emulate {
+    start(stack, platform, state, extra, true)
+}
+
+fn start(stack: &str, platform: &str, state: &Path, extra: &[&str], logged: bool) -> Emulate {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alien"))
         .args([
             "emulate",
@@ -76,9 +89,23 @@ pub fn start_stack(stack: &str, platform: &str, state: &Path, extra: &[&str]) ->
         // Share the workspace target dir so the fixture app is built once.
         .env("CARGO_TARGET_DIR", repo().join("target"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if logged {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .expect("spawn alien emulate");
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                logs.lock().unwrap().push(line);
+            }
+        });
+    }
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -108,6 +135,7 @@ pub fn start_stack(stack: &str, platform: &str, state: &Path, extra: &[&str]) ->
         child,
         control: control.expect("a control API line"),
         rows,
+        logs,
     }
 }
 

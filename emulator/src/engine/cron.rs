@@ -112,7 +112,7 @@ impl Sim {
             return;
         }
         let mut fires = if self.profile.cron.per_replica.value {
-            self.workers[w].instances
+            self.workers[w].pool.running()
         } else {
             1
         };

@@ -131,25 +131,55 @@ impl Sim {
         Ok(request_id)
     }
 
-    /// Records that a worker's real process started (`alien emulate`): its pid, and how
-    /// long a cold start took when one was waited for.
-    pub fn note_process_started(&mut self, worker: &str, pid: u32) {
+    /// Records that the process of a worker's instance started (`alien emulate`): its pid.
+    pub fn note_process_started(&mut self, worker: &str, instance: u32, pid: u32) {
         self.record(
             Kind::ProcessStarted,
             worker,
             None,
-            vec![("pid", pid.to_string())],
+            vec![("pid", pid.to_string()), ("instance", instance.to_string())],
         );
     }
 
-    /// Records that a worker's real process ended, and whether the emulator ended it.
-    pub fn note_process_exited(&mut self, worker: &str, pid: u32, status: &str, expected: bool) {
+    /// Records that the process of a worker's instance was killed past its memory, with the
+    /// error the platform reports for it (e.g. Lambda's `Runtime.ExitError`).
+    pub fn note_out_of_memory(
+        &mut self,
+        worker: &str,
+        instance: u32,
+        pid: u32,
+        error_type: &str,
+        message: &str,
+    ) {
+        self.record(
+            Kind::OutOfMemory,
+            worker,
+            None,
+            vec![
+                ("pid", pid.to_string()),
+                ("instance", instance.to_string()),
+                ("error", format!("{error_type}: {message}")),
+            ],
+        );
+    }
+
+    /// Records that the process of a worker's instance ended, and whether the emulator ended
+    /// it.
+    pub fn note_process_exited(
+        &mut self,
+        worker: &str,
+        instance: u32,
+        pid: u32,
+        status: &str,
+        expected: bool,
+    ) {
         self.record(
             Kind::ProcessExited,
             worker,
             None,
             vec![
                 ("pid", pid.to_string()),
+                ("instance", instance.to_string()),
                 ("status", status.to_string()),
                 (
                     "by",

@@ -1,8 +1,10 @@
 //! Worker invocations: instances and cold starts, concurrency slots, timeouts, the runtime's
 //! event-task cap, crashes, and scale to zero (upstream-cloud-semantics.md §3, §9).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use rand::Rng;
 
@@ -10,6 +12,7 @@ use super::duration_serde::format_duration;
 use super::events::Event;
 use super::faults::FaultKind;
 use super::handler::{HandlerCtx, HandlerResult, Reply};
+use super::instances::InstancePool;
 use super::sim::{Dispatch, Invocation, InvocationEnd, Origin, Sim, Timer, Work, WorkerRt};
 use super::trace::Kind;
 use crate::profile::{CommandTimeout, ConcurrencyModel, HttpTimeout, ScaleToZero};
@@ -47,16 +50,15 @@ impl Sim {
                 id,
                 timeout: Duration::from_secs(u64::from(w.timeout_seconds)),
                 public,
-                instances: min_instances,
+                pool: InstancePool::with_idle(min_instances),
                 min_instances,
                 max_instances,
-                busy: 0,
                 peak: 0,
                 scale_in_pending: false,
                 pending: VecDeque::new(),
                 handler: None,
                 external: false,
-                scaled_to_zero: false,
+                stopped: Vec::new(),
             });
         }
     }
@@ -71,10 +73,22 @@ impl Sim {
     }
 
     /// Event slots still free: the app SDK handles one task at a time per instance
-    /// (upstream-runtime-and-bindings.md §2.10), so a worker runs at most `max_instances`.
+    /// (upstream-runtime-and-bindings.md §2.10), so a worker runs at most `max_instances`,
+    /// and at most `--max-instances` on this machine.
     pub(crate) fn free_slots(&self, w: usize) -> u32 {
         let worker = &self.workers[w];
-        worker.max_instances.saturating_sub(worker.busy)
+        let cap = match self.config.max_local_instances {
+            Some(local) => worker.max_instances.min(local.max(1)),
+            None => worker.max_instances,
+        };
+        cap.saturating_sub(worker.pool.busy())
+    }
+
+    /// Every instance the platform allows is busy: past this the platform throttles (the local
+    /// `--max-instances` cap only makes work wait).
+    pub(crate) fn at_platform_limit(&self, w: usize) -> bool {
+        let worker = &self.workers[w];
+        worker.pool.busy() >= worker.max_instances
     }
 
     /// Queues work for a worker and starts what fits.
@@ -137,47 +151,80 @@ impl Sim {
     fn start_invocation(&mut self, w: usize, work: Work) {
         let now = self.now();
         let worker_id = self.workers[w].id.clone();
-        // Instance: reuse a warm one, or start one and pay its cold start.
+        // Instance: reuse a warm one, or start one and pay its cold start. Per-replica work
+        // runs inside a replica that is already up.
         let mut cold = Duration::ZERO;
-        if work.scale_out && self.workers[w].busy >= self.workers[w].instances {
-            self.workers[w].instances += 1;
-            let range = match self.config.cold_start_override {
-                Some(fixed) => {
-                    let ms = u32::try_from(fixed.as_millis()).unwrap_or(u32::MAX);
-                    (ms > 0).then_some((ms, ms))
-                }
-                None => self.profile.worker.cold_start_ms.value,
-            };
-            if let (true, Some((lo, hi))) = (self.config.cold_starts, range) {
-                let mut ms = self.rng.random_range(lo..=hi);
-                if self
-                    .config
-                    .faults
-                    .strikes(FaultKind::ColdStartSpike, &mut self.rng)
-                {
-                    ms *= 10;
-                    self.record(
-                        Kind::Fault,
-                        &worker_id,
-                        None,
-                        vec![("fault", "cold_start_spike".into())],
-                    );
-                }
-                cold = Duration::from_millis(u64::from(ms));
-                self.record(
-                    Kind::ColdStart,
-                    &worker_id,
-                    None,
-                    vec![("latency", super::duration_serde::format_duration(cold))],
-                );
-            }
-        }
+        let instance = if work.scale_out {
+            let warm = self.workers[w].pool.take_warm();
+            Some(warm.unwrap_or_else(|| {
+                let n = self.workers[w].pool.start_new();
+                cold = self.cold_start(w, n);
+                n
+            }))
+        } else {
+            self.workers[w].pool.any_running()
+        };
         let uses_slot = work.scale_out;
         if uses_slot {
-            self.workers[w].busy += 1;
-            self.workers[w].peak = self.workers[w].peak.max(self.workers[w].busy);
+            let busy = self.workers[w].pool.busy();
+            self.workers[w].peak = self.workers[w].peak.max(busy);
         }
+        self.start_attempt(w, work, instance, cold, now, worker_id);
+    }
 
+    /// A new instance's cold start (seeded from the profile's range), recorded with the
+    /// instance's number; zero when cold starts are off.
+    fn cold_start(&mut self, w: usize, instance: u32) -> Duration {
+        let worker_id = self.workers[w].id.clone();
+        let range = match self.config.cold_start_override {
+            Some(fixed) => {
+                let ms = u32::try_from(fixed.as_millis()).unwrap_or(u32::MAX);
+                (ms > 0).then_some((ms, ms))
+            }
+            None => self.profile.worker.cold_start_ms.value,
+        };
+        let (true, Some((lo, hi))) = (self.config.cold_starts, range) else {
+            return Duration::ZERO;
+        };
+        let mut ms = self.rng.random_range(lo..=hi);
+        if self
+            .config
+            .faults
+            .strikes(FaultKind::ColdStartSpike, &mut self.rng)
+        {
+            ms *= 10;
+            self.record(
+                Kind::Fault,
+                &worker_id,
+                None,
+                vec![("fault", "cold_start_spike".into())],
+            );
+        }
+        let cold = Duration::from_millis(u64::from(ms));
+        self.record(
+            Kind::ColdStart,
+            &worker_id,
+            None,
+            vec![
+                ("latency", super::duration_serde::format_duration(cold)),
+                ("instance", instance.to_string()),
+            ],
+        );
+        cold
+    }
+
+    /// Starts `work` on `instance`: the delivery in the trace, the gateway's deadline, then
+    /// the handler (simulated) or a dispatch to the instance's process (external).
+    fn start_attempt(
+        &mut self,
+        w: usize,
+        work: Work,
+        instance: Option<u32>,
+        cold: Duration,
+        now: DateTime<Utc>,
+        worker_id: String,
+    ) {
+        let uses_slot = work.scale_out;
         let attempt = match (&work.event, &work.origin) {
             (Event::Queue(m), _) => m.attempt_count,
             (_, Origin::Event { attempt }) => *attempt,
@@ -200,6 +247,9 @@ impl Sim {
                 .and_then(|m| m.lease.as_ref()?.length);
             if let Some(lease) = lease {
                 detail.push(("lease", format_duration(lease)));
+            }
+            if let Some(n) = instance {
+                detail.push(("instance", n.to_string()));
             }
             match &work.event {
                 // Platforms with a fresh id per delivery (Local): the subject stays the stored id.
@@ -252,6 +302,7 @@ impl Sim {
                 timeout: limit,
                 cold_start: cold,
                 crash,
+                instance,
             });
             self.invocations.insert(
                 inv,
@@ -262,6 +313,7 @@ impl Sim {
                     started_at: now,
                     end: InvocationEnd::TimedOut(limit),
                     uses_slot,
+                    instance,
                     timer: Some(timer),
                 },
             );
@@ -303,6 +355,7 @@ impl Sim {
                 started_at: now,
                 end,
                 uses_slot,
+                instance,
                 timer: None,
             },
         );
@@ -313,24 +366,43 @@ impl Sim {
     /// ([`Sim::take_dispatches`]) and end when [`Sim::complete`] reports the result.
     ///
     /// The emulator starts one process per worker at launch, so the worker begins with one
-    /// warm instance; when the platform scales it to zero, [`Sim::take_scaled_to_zero`]
-    /// names it so the process can be stopped, and the next attempt pays a cold start.
+    /// warm instance (number 1); each instance the platform stops (scale-in, scale to zero,
+    /// recycling, a crash) is named by [`Sim::take_stopped_instances`] so its process can be
+    /// stopped, and a new instance pays a cold start.
     pub fn set_external(&mut self, worker: &str) -> Result<(), super::sim::SimError> {
         let w = self.worker_idx(worker)?;
         self.workers[w].external = true;
-        if self.workers[w].instances == 0 {
-            self.workers[w].instances = 1;
+        if self.workers[w].pool.running() == 0 {
+            self.workers[w].pool.add_idle();
             self.schedule_idle_check(w);
         }
         Ok(())
     }
 
-    /// External workers the platform scaled to zero since the last call.
-    pub fn take_scaled_to_zero(&mut self) -> Vec<String> {
+    /// Each worker's instances now: (running, busy).
+    pub fn instance_counts(&self) -> BTreeMap<String, (u32, u32)> {
         self.workers
-            .iter_mut()
-            .filter_map(|w| std::mem::take(&mut w.scaled_to_zero).then(|| w.id.clone()))
+            .iter()
+            .map(|w| (w.id.clone(), (w.pool.running(), w.pool.busy())))
             .collect()
+    }
+
+    /// Instances of external workers (worker, number) stopped since the last call.
+    pub fn take_stopped_instances(&mut self) -> Vec<(String, u32)> {
+        let mut stopped = Vec::new();
+        for worker in &mut self.workers {
+            for n in std::mem::take(&mut worker.stopped) {
+                stopped.push((worker.id.clone(), n));
+            }
+        }
+        stopped
+    }
+
+    /// Instances `stopped` of worker `w` are gone: an external worker's processes follow.
+    fn note_stopped(&mut self, w: usize, stopped: &[u32]) {
+        if self.workers[w].external {
+            self.workers[w].stopped.extend_from_slice(stopped);
+        }
     }
 
     /// The id of the newest attempt handed to a real process that has not ended yet (ids
@@ -398,8 +470,14 @@ impl Sim {
         };
         let w = invocation.worker;
         let worker_id = self.workers[w].id.clone();
-        if invocation.uses_slot {
-            self.workers[w].busy -= 1;
+        if let Some(n) = invocation.instance {
+            if matches!(invocation.end, InvocationEnd::Crashed) {
+                // The instance died with the process; the next invocation starts a new one.
+                self.workers[w].pool.lose(n);
+                self.note_stopped(w, &[n]);
+            } else if invocation.uses_slot {
+                self.workers[w].pool.release(n);
+            }
         }
         let subject = match (&invocation.origin, &invocation.event) {
             (Origin::Queue { msg, .. }, Event::Queue(_)) => format!("m-{msg}"),
@@ -409,47 +487,23 @@ impl Sim {
             .to_std()
             .unwrap_or_default();
         let took = super::duration_serde::format_duration(took);
-        let success = match &invocation.end {
-            InvocationEnd::Succeeded { .. } => {
-                self.record(
-                    Kind::Succeeded,
-                    &worker_id,
-                    Some(&subject),
-                    vec![("took", took)],
-                );
-                true
-            }
-            InvocationEnd::Failed(message) => {
-                self.record(
-                    Kind::Failed,
-                    &worker_id,
-                    Some(&subject),
-                    vec![("took", took), ("error", message.clone())],
-                );
-                false
-            }
-            InvocationEnd::TimedOut(limit) => {
-                let limit = super::duration_serde::format_duration(*limit);
-                self.record(
-                    Kind::TimedOut,
-                    &worker_id,
-                    Some(&subject),
-                    vec![("after", limit)],
-                );
-                false
-            }
-            InvocationEnd::Crashed => {
-                // The instance died with the process; the next invocation starts a new one.
-                self.workers[w].instances = self.workers[w].instances.saturating_sub(1);
-                self.record(
-                    Kind::Crashed,
-                    &worker_id,
-                    Some(&subject),
-                    vec![("took", took)],
-                );
-                false
-            }
+        let (kind, mut detail) = match &invocation.end {
+            InvocationEnd::Succeeded { .. } => (Kind::Succeeded, vec![("took", took)]),
+            InvocationEnd::Failed(message) => (
+                Kind::Failed,
+                vec![("took", took), ("error", message.clone())],
+            ),
+            InvocationEnd::TimedOut(limit) => (
+                Kind::TimedOut,
+                vec![("after", super::duration_serde::format_duration(*limit))],
+            ),
+            InvocationEnd::Crashed => (Kind::Crashed, vec![("took", took)]),
         };
+        if let Some(n) = invocation.instance {
+            detail.push(("instance", n.to_string()));
+        }
+        self.record(kind, &worker_id, Some(&subject), detail);
+        let success = matches!(invocation.end, InvocationEnd::Succeeded { .. });
         match invocation.origin {
             Origin::Queue {
                 queue,
@@ -480,7 +534,7 @@ impl Sim {
 
     fn schedule_idle_check(&mut self, w: usize) {
         let worker = &self.workers[w];
-        if worker.instances > worker.min_instances && !worker.scale_in_pending {
+        if worker.pool.running() > worker.min_instances && !worker.scale_in_pending {
             self.workers[w].scale_in_pending = true;
             self.schedule_in(self.config.idle_timeout, Timer::ScaleIn { worker: w });
         }
@@ -491,14 +545,15 @@ impl Sim {
     pub(crate) fn on_scale_in(&mut self, w: usize) {
         let worker = &mut self.workers[w];
         worker.scale_in_pending = false;
-        let keep = worker.peak.max(worker.busy).max(worker.min_instances);
-        worker.peak = worker.busy;
-        if worker.instances > keep {
-            let stopped = worker.instances - keep;
-            worker.instances = keep;
+        let busy = worker.pool.busy();
+        let keep = worker.peak.max(busy).max(worker.min_instances);
+        worker.peak = busy;
+        let running = worker.pool.running();
+        if running > keep {
+            let stopped = worker.pool.stop_idle(running - keep);
+            let running = worker.pool.running();
             let id = worker.id.clone();
-            let kind = if keep == 0 {
-                worker.scaled_to_zero = worker.external;
+            let kind = if running == 0 {
                 Kind::ScaledToZero
             } else {
                 Kind::ScaledIn
@@ -508,10 +563,12 @@ impl Sim {
                 &id,
                 None,
                 vec![
-                    ("instances_stopped", stopped.to_string()),
-                    ("running", keep.to_string()),
+                    ("instances_stopped", stopped.len().to_string()),
+                    ("running", running.to_string()),
+                    ("stopped", numbers(&stopped)),
                 ],
             );
+            self.note_stopped(w, &stopped);
         }
         self.schedule_idle_check(w);
     }
@@ -520,18 +577,22 @@ impl Sim {
     /// replaced, so the next one starts cold and in-memory state is gone.
     fn recycle(&mut self, w: usize) {
         let worker = &mut self.workers[w];
-        if worker.instances <= worker.busy {
+        let stopped = worker.pool.stop_idle(u32::MAX);
+        if stopped.is_empty() {
             return;
         }
-        worker.instances = worker.busy;
-        worker.scaled_to_zero = worker.instances == 0;
         let id = worker.id.clone();
+        let running = worker.pool.running();
         self.record(
             Kind::Recycled,
             &id,
             None,
-            vec![("running", self.workers[w].instances.to_string())],
+            vec![
+                ("running", running.to_string()),
+                ("stopped", numbers(&stopped)),
+            ],
         );
+        self.note_stopped(w, &stopped);
     }
 
     /// Storage and cron events: retried per the platform's policy.
@@ -564,6 +625,12 @@ impl Sim {
             HttpTimeout::WorkerTimeout => self.workers[w].timeout,
         }
     }
+}
+
+/// Instance numbers as the trace shows them: `2,3`.
+fn numbers(instances: &[u32]) -> String {
+    let text: Vec<String> = instances.iter().map(u32::to_string).collect();
+    text.join(",")
 }
 
 fn invocation_subject(event: &Event) -> String {

@@ -21,6 +21,7 @@ mod events;
 mod faults;
 mod handler;
 mod http;
+mod instances;
 mod invoke;
 mod kv;
 mod provider;
@@ -31,6 +32,7 @@ mod queues;
 mod sim;
 mod state;
 mod storage;
+mod throttle;
 mod trace;
 
 pub use changes::{ChangeSet, ClockRow, DeadLetterRow, MessageKey, Row};

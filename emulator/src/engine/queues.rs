@@ -88,6 +88,7 @@ impl Sim {
             next_consumer: 0,
             backoff: None,
             paused_until: None,
+            throttled: BTreeMap::new(),
         };
         match self.profile.queue.consumers.value {
             ConsumerModel::Competing => vec![sub(
@@ -257,6 +258,9 @@ impl Sim {
             sub.next_consumer = sub.next_consumer.wrapping_add(1);
             let free = self.free_slots(w);
             if free == 0 || !self.workers[w].pending.is_empty() {
+                if free == 0 && self.at_platform_limit(w) {
+                    self.throttle_receives(q, s, w);
+                }
                 idle_rounds += 1;
                 continue;
             }

@@ -15,6 +15,7 @@ use super::daemon::{DaemonAction, DaemonRt, DaemonTimer};
 use super::events::{Event, StorageEvent};
 use super::faults::Faults;
 use super::handler::Handler;
+use super::instances::InstancePool;
 use super::kv::KvStore;
 use super::trace::{Kind, Trace};
 use crate::clock::{TimerId, VirtualClock};
@@ -38,6 +39,10 @@ pub struct SimConfig {
     /// Each `sent` event carries the payload (up to [`TRACED_PAYLOAD_CHARS`]) for reports that
     /// show it (`alien simulate --html`); off where the trace is stored or streamed.
     pub trace_payloads: bool,
+    /// `alien emulate --max-instances`: the most instances (real processes) of one worker
+    /// run at once on this machine. Past it work waits for a free instance; the platform's
+    /// own limit, which throttles, is the profile's.
+    pub max_local_instances: Option<u32>,
 }
 
 /// Most characters of a payload a `sent` event carries when payloads are traced.
@@ -55,6 +60,7 @@ impl SimConfig {
             idle_timeout: Duration::from_secs(15 * 60),
             faults: Faults::default(),
             trace_payloads: false,
+            max_local_instances: None,
         }
     }
 }
@@ -156,6 +162,9 @@ pub(crate) struct Sub {
     /// Push backoff: the current pause after failed pushes, and when delivery resumes.
     pub backoff: Option<Duration>,
     pub paused_until: Option<DateTime<Utc>>,
+    /// Messages a trigger received but could not invoke (throttled), by sequence, with the
+    /// receipt of that receive: held until that lease runs out.
+    pub throttled: BTreeMap<u64, u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,10 +221,11 @@ pub(crate) struct WorkerRt {
     pub id: String,
     pub timeout: Duration,
     pub public: bool,
-    pub instances: u32,
+    /// The running instances, each named by its number.
+    pub pool: InstancePool,
     pub min_instances: u32,
+    /// The platform's limit (`concurrencyLimit` or its default): past it the platform throttles.
     pub max_instances: u32,
-    pub busy: u32,
     /// Most invocations running at once since the last scale-in check.
     pub peak: u32,
     pub scale_in_pending: bool,
@@ -223,8 +233,9 @@ pub(crate) struct WorkerRt {
     pub handler: Option<Box<dyn Handler>>,
     /// Handled by a real process through the outbox.
     pub external: bool,
-    /// An external worker scaled to zero since the last [`Sim::take_scaled_to_zero`].
-    pub scaled_to_zero: bool,
+    /// Instances of an external worker stopped (scale-in, scale to zero, recycling, a crash)
+    /// since the last [`Sim::take_stopped_instances`].
+    pub stopped: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +254,8 @@ pub(crate) struct Invocation {
     pub started_at: DateTime<Utc>,
     pub end: InvocationEnd,
     pub uses_slot: bool,
+    /// The instance handling it.
+    pub instance: Option<u32>,
     /// The timeout timer of an attempt handled by a real process.
     pub timer: Option<TimerId>,
 }
@@ -260,6 +273,9 @@ pub struct Dispatch {
     pub cold_start: Duration,
     /// A `handler_crash` fault struck: the process is to die while handling the attempt.
     pub crash: bool,
+    /// The instance (process) that handles it; `None` when none runs (per-replica work with
+    /// no replica).
+    pub instance: Option<u32>,
 }
 
 pub(crate) struct CronTrigger {

@@ -50,6 +50,7 @@ kinds! {
     Recycled => "recycled",
     ProcessStarted => "process_started",
     ProcessExited => "process_exited",
+    OutOfMemory => "out_of_memory",
     ObjectPut => "object_put",
     ObjectDeleted => "object_deleted",
     StorageEvent => "storage_event",

@@ -19,6 +19,7 @@
 //! ```
 
 mod command;
+mod snapshots;
 mod trace;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +67,8 @@ pub enum HarnessError {
         state: String,
         waited: Duration,
     },
+    #[error(transparent)]
+    Snapshot(#[from] crate::emulate::state::snapshot::SnapshotError),
     #[error(
         "still busy after {IDLE_STEPS} steps of {IDLE_STEP} (trace events every step; in flight: {0})"
     )]
@@ -79,6 +82,8 @@ pub struct Harness {
     client: ControlClient,
     state_dir: PathBuf,
     platform: String,
+    /// How the emulator was started (a restore starts it again, a fork starts another).
+    options: EmulateOptions,
 }
 
 impl Harness {
@@ -97,13 +102,25 @@ impl Harness {
         options.state_dir = Some(state_dir.clone());
         options.time_scale = FROZEN;
         options.cold_start = Some(Duration::ZERO);
-        let emulator = Emulator::start(options, &mut |line| tracing::debug!("{line}")).await?;
+        Harness::launch(options, state_dir, platform.to_string()).await
+    }
+
+    /// Starts the emulator `options` describe on `state_dir` (which it then owns).
+    async fn launch(
+        mut options: EmulateOptions,
+        state_dir: PathBuf,
+        platform: String,
+    ) -> Result<Harness, HarnessError> {
+        options.state_dir = Some(state_dir.clone());
+        let emulator =
+            Emulator::start(options.clone(), &mut |line| tracing::debug!("{line}")).await?;
         let client = ControlClient::new(emulator.control_url.clone());
         Ok(Harness {
             emulator: Some(emulator),
             client,
             state_dir,
-            platform: platform.to_string(),
+            platform,
+            options,
         })
     }
 

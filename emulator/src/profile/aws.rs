@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use super::common::*;
+use super::limits::*;
 use super::model::*;
 use super::value::{Change, dated, src, ymd};
 use crate::cron::CronDialect;
@@ -109,6 +110,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "[platform knowledge] a crashed Lambda sandbox is replaced on the next invoke",
             ),
+            limits: limits(),
         },
         queue: QueueProfile {
             backing_service: src("Amazon SQS (standard)", "upstream-cloud-semantics.md §4.1"),
@@ -179,6 +181,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             push_backoff: src(
                 None,
                 "upstream-cloud-semantics.md §4.2 (a Lambda event source mapping polls SQS: no push)",
+            ),
+            trigger_at_limit: src(
+                TriggerAtLimit::ThrottlesUntilVisible { pollers: 5 },
+                "upstream-cloud-semantics.md §4.2 (\"Throttling under reserved concurrency also returns messages\"); AWS re:Post lambda-sqs-scaling (\"Event source mappings don't account for reserved concurrency and can process more messages off your queue than can be sent to your function\"); Lambda docs services-sqs-scaling (\"starts processing five batches at a time\"); services-sqs-configure (visibility ≥ 6 × timeout \"allows Lambda to retry if your function is throttled\")",
             ),
         },
         storage: StorageProfile {
@@ -321,5 +327,33 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream permission-sets worker/invoke.jsonc (aws grant actions); links to workers add no grant (resource_link_permissions.rs)",
             ),
         },
+    }
+}
+
+/// Lambda: memory is `MemorySize`, CPU follows it, `/tmp` is 512 MB of its own.
+fn limits() -> InstanceLimitsProfile {
+    InstanceLimitsProfile {
+        memory_enforced: src(
+            true,
+            "upstream-cloud-semantics.md §3.1 (MemorySize = memoryMb); https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html",
+        ),
+        cpu: src(
+            CpuShare::ProportionalToMemory { mb_per_vcpu: 1769 },
+            "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html (at 1,769 MB a function has the equivalent of one vCPU)",
+        ),
+        scratch: src(
+            ScratchDisk::Disk {
+                path: "/tmp",
+                mb: 512,
+            },
+            "https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html (/tmp, 512 MB by default; upstream-cloud-semantics.md §3.1 maps no EphemeralStorage)",
+        ),
+        out_of_memory: src(
+            Some(OutOfMemoryReport {
+                error_type: "Runtime.ExitError",
+                message: "Runtime exited with error: signal: killed",
+            }),
+            "[platform knowledge] Lambda reports an instance killed past MemorySize as Runtime.ExitError \"Runtime exited with error: signal: killed\"",
+        ),
     }
 }

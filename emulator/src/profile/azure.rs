@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use super::common::*;
+use super::limits::*;
 use super::model::*;
 use super::value::src;
 use crate::cron::CronDialect;
@@ -91,6 +92,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "[platform knowledge] Container Apps restarts a crashed replica",
             ),
+            limits: limits(),
         },
         queue: QueueProfile {
             backing_service: src(
@@ -151,6 +153,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             push_backoff: src(
                 None,
                 "upstream-cloud-semantics.md §4.2 (Dapr receives from Service Bus with peek-lock: no push)",
+            ),
+            trigger_at_limit: src(
+                TriggerAtLimit::Waits,
+                "upstream-cloud-semantics.md §4.2 (Dapr binding maxConcurrentHandlers 1: it receives only what a handler can take)",
             ),
         },
         storage: StorageProfile {
@@ -298,5 +304,46 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream permission-sets worker/invoke.jsonc (Azure grants are control-plane actions only; calls reach the private app URL without a data-plane check)",
             ),
         },
+    }
+}
+
+/// Container Apps: memory as set, CPU = memory GiB / 2, ephemeral storage by vCPU.
+fn limits() -> InstanceLimitsProfile {
+    InstanceLimitsProfile {
+        memory_enforced: src(
+            true,
+            "upstream-cloud-semantics.md §3.1 (memory = memoryMb/1024 Gi)",
+        ),
+        cpu: src(
+            CpuShare::ProportionalToMemory { mb_per_vcpu: 2048 },
+            "upstream-cloud-semantics.md §3.1 (cpu = memory_gi / 2); upstream-stack-and-limits.md §3.3.2",
+        ),
+        scratch: src(
+            ScratchDisk::DiskByCpu {
+                tiers: vec![
+                    CpuTier {
+                        up_to_millicpus: 250,
+                        mb: 1024,
+                    },
+                    CpuTier {
+                        up_to_millicpus: 500,
+                        mb: 2048,
+                    },
+                    CpuTier {
+                        up_to_millicpus: 1000,
+                        mb: 4096,
+                    },
+                ],
+                mb_above: 8192,
+            },
+            "https://learn.microsoft.com/azure/container-apps/storage-mounts (ephemeral storage: 0.25 vCPU or lower 1 GiB, 0.5 2 GiB, 1 4 GiB, over 1 8 GiB)",
+        ),
+        out_of_memory: src(
+            Some(OutOfMemoryReport {
+                error_type: "OOMKilled",
+                message: "Container was terminated with exit code 137 and reason OOMKilled (memory limit {limit_mb} MiB)",
+            }),
+            "[platform knowledge] Container Apps system logs report a replica killed past its memory as OOMKilled, exit code 137",
+        ),
     }
 }

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use super::common::*;
+use super::limits::*;
 use super::model::*;
 use super::value::src;
 use crate::cron::CronDialect;
@@ -96,6 +97,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "[platform knowledge] Cloud Run replaces a crashed instance",
             ),
+            limits: limits(),
         },
         queue: QueueProfile {
             backing_service: src(
@@ -159,6 +161,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                     max_ms: 60_000,
                 }),
                 "peers-2026.md \"Pub/Sub delivery facts\" (push subscription docs, \"Push backoff\": after negative acknowledgements delivery pauses, from 100 ms up to 60 s; doubling per failure, reset by a success)",
+            ),
+            trigger_at_limit: src(
+                TriggerAtLimit::Waits,
+                "[platform knowledge] Cloud Run holds requests pending while every instance at max instances is busy; Pub/Sub push flow control slows pushes to a busy endpoint",
             ),
         },
         storage: StorageProfile {
@@ -299,5 +305,31 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream permission-sets worker/invoke.jsonc (roles/run.invoker)",
             ),
         },
+    }
+}
+
+/// Cloud Run: `limits.memory` is enforced, no CPU is set (1 vCPU default), and the
+/// filesystem is in memory.
+fn limits() -> InstanceLimitsProfile {
+    InstanceLimitsProfile {
+        memory_enforced: src(
+            true,
+            "upstream-cloud-semantics.md §3.1 (limits.memory = memoryMb Mi); https://cloud.google.com/run/docs/configuring/memory-limits (instances past the limit are terminated)",
+        ),
+        cpu: src(
+            CpuShare::Fixed { millicpus: 1000 },
+            "upstream-cloud-semantics.md §3.1 (no CPU limit set); https://cloud.google.com/run/docs/configuring/services/cpu (1 vCPU by default)",
+        ),
+        scratch: src(
+            ScratchDisk::InMemory,
+            "https://cloud.google.com/run/docs/configuring/memory-limits (writing files to the filesystem counts against memory)",
+        ),
+        out_of_memory: src(
+            Some(OutOfMemoryReport {
+                error_type: "MemoryLimitExceeded",
+                message: "Memory limit of {limit_mb} MiB exceeded with {used_mb} MiB used. Consider increasing the memory limit, see https://cloud.google.com/run/docs/configuring/memory-limits",
+            }),
+            "[platform knowledge] the Cloud Run log line for an instance terminated past its memory limit",
+        ),
     }
 }

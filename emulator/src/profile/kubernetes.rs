@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 
 use super::common::*;
+use super::limits::*;
 use super::model::*;
 use super::value::src;
 use crate::cron::CronDialect;
@@ -79,6 +80,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "upstream-cloud-semantics.md §3.1 (restartPolicy Always)",
             ),
+            limits: limits(),
         },
         queue: QueueProfile {
             backing_service: src(
@@ -125,6 +127,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 "upstream-stack-and-limits.md §2.2 (set by the external queue)",
             ),
             push_backoff: src(None, NOT_WIRED),
+            trigger_at_limit: src(TriggerAtLimit::Waits, NOT_WIRED),
         },
         storage: StorageProfile {
             backing_service: src(
@@ -207,5 +210,30 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             queue_lease: src(None, "no identity check on Kubernetes"),
             worker_invoke: src(None, "no identity check on Kubernetes"),
         },
+    }
+}
+
+/// A Deployment: request = limit = memoryMb, CPU limit 1, ephemeral storage not limited.
+fn limits() -> InstanceLimitsProfile {
+    InstanceLimitsProfile {
+        memory_enforced: src(
+            true,
+            "upstream-cloud-semantics.md §3.1 (memory request = limit = memoryMb Mi)",
+        ),
+        cpu: src(
+            CpuShare::Fixed { millicpus: 1000 },
+            "upstream-cloud-semantics.md §3.1 (CPU request 100m, limit 1)",
+        ),
+        scratch: src(
+            ScratchDisk::HostDisk,
+            "upstream-cloud-semantics.md §3.1 (no ephemeral-storage limit set: the node's disk)",
+        ),
+        out_of_memory: src(
+            Some(OutOfMemoryReport {
+                error_type: "OOMKilled",
+                message: "Container terminated with reason OOMKilled, exit code 137 (memory limit {limit_mb}Mi)",
+            }),
+            "https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/ (a container past its memory limit is terminated: reason OOMKilled)",
+        ),
     }
 }

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 
 use super::common::*;
+use super::limits::*;
 use super::model::*;
 use super::value::src;
 use crate::cron::CronDialect;
@@ -89,6 +90,7 @@ pub fn profile(as_of: NaiveDate) -> Profile {
                 true,
                 "seed 001 Local (automatic restart on crash via background monitor)",
             ),
+            limits: limits(),
         },
         queue: QueueProfile {
             backing_service: src(
@@ -143,6 +145,10 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             push_backoff: src(
                 None,
                 "published-3.3.49.md §4.5 (the local queue is polled by the runtime: no push)",
+            ),
+            trigger_at_limit: src(
+                TriggerAtLimit::Waits,
+                "upstream-cloud-semantics.md §4.2 (the Local poller runs each claimed message in turn)",
             ),
         },
         storage: StorageProfile {
@@ -247,5 +253,27 @@ pub fn profile(as_of: NaiveDate) -> Profile {
             queue_lease: src(None, "no identity check on Local"),
             worker_invoke: src(None, "no identity check on Local"),
         },
+    }
+}
+
+/// Local: an OS process with no limits.
+fn limits() -> InstanceLimitsProfile {
+    InstanceLimitsProfile {
+        memory_enforced: src(
+            false,
+            "upstream-cloud-semantics.md §3.1 (memoryMb not enforced on Local)",
+        ),
+        cpu: src(
+            CpuShare::Unlimited,
+            "upstream-cloud-semantics.md §3.1 (Local: an OS process, no limits)",
+        ),
+        scratch: src(
+            ScratchDisk::HostDisk,
+            "upstream-cloud-semantics.md §3.1 (Local: an OS process on the host)",
+        ),
+        out_of_memory: src(
+            None,
+            "upstream-cloud-semantics.md §3.1 (memoryMb not enforced on Local)",
+        ),
     }
 }

@@ -9,6 +9,7 @@ mod azure;
 mod common;
 mod gcp;
 mod kubernetes;
+mod limits;
 mod local;
 mod model;
 mod value;
@@ -20,6 +21,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 pub use azure::AZURE_MEMORY_STEPS;
+pub use limits::*;
 pub use model::*;
 pub use value::{Sourced, dated, src, ymd};
 

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::limits::InstanceLimitsProfile;
 use super::value::Sourced;
 use crate::cron::CronDialect;
 use crate::platform::Platform;
@@ -59,6 +60,8 @@ pub struct WorkerProfile {
     /// Whether the readiness probe runs for public workers after deploy.
     pub readiness_probe_runs: Sourced<bool>,
     pub restart_on_crash: Sourced<bool>,
+    /// Memory, CPU and scratch disk of one instance.
+    pub limits: InstanceLimitsProfile,
 }
 
 /// Worker memory rule of a platform (`WorkerMemoryCheck`).
@@ -182,6 +185,21 @@ pub struct QueueProfile {
     pub stable_message_id: Sourced<bool>,
     /// How a push subscription slows down after failed pushes (`None`: no push backoff).
     pub push_backoff: Sourced<Option<PushBackoff>>,
+    /// What the queue trigger does when every instance the platform allows is busy.
+    pub trigger_at_limit: Sourced<TriggerAtLimit>,
+}
+
+/// A queue trigger facing a worker at its concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TriggerAtLimit {
+    /// It takes only what the worker can run now; the rest waits in the queue.
+    Waits,
+    /// It keeps receiving (Lambda's event source mapping does not account for reserved
+    /// concurrency): a message it cannot invoke is throttled and stays in flight until its
+    /// visibility timeout, then comes back with one more receive. `pollers` messages are held
+    /// that way at once.
+    ThrottlesUntilVisible { pollers: u32 },
 }
 
 /// Push backoff: after a failed push the subscription pauses delivery, for `initial_ms` and

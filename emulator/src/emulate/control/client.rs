@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::trace::TraceLine;
+use crate::emulate::state::snapshot::SnapshotInfo;
 
 /// An object fetched through the control API.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,6 +186,23 @@ impl ControlClient {
             url.push_str(&format!("&after={after}"));
         }
         self.json(self.http.get(url)).await
+    }
+
+    /// Takes snapshot `name` (replacing one of that name when `force`); answers once it is on
+    /// disk, with what it holds.
+    pub async fn save_snapshot(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<SnapshotInfo, ClientError> {
+        let body = json!({ "name": name, "force": force });
+        self.json(self.http.post(self.url("/snapshots")).json(&body))
+            .await
+    }
+
+    /// Every snapshot of the emulator's state directory, oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<SnapshotInfo>, ClientError> {
+        self.json(self.http.get(self.url("/snapshots"))).await
     }
 
     fn url(&self, path: &str) -> String {

@@ -13,6 +13,8 @@
 //! | `POST /crons/{worker}/{index}/fire` | fires schedule trigger `index` of `worker` now |
 //! | `POST /clock/advance` | `{"by": "1h30m"}` → `{"now"}` |
 //! | `GET /trace?after=<seq>&wait=<seconds>` | long-poll: events with `seq > after` (`tail=<n>`: the newest `n`) |
+//! | `POST /snapshots` | `{"name", "force"?}` → 201 with what the snapshot holds ([`snapshots`]) |
+//! | `GET /snapshots` | every snapshot of the state directory |
 //! | `GET /ui` | the web console ([`crate::console`]) |
 //! | `POST /` with `X-Amz-Target: AmazonSQS.*` | the SQS JSON protocol over the queues ([`super::sqs_api`]) |
 //!
@@ -25,6 +27,7 @@ mod clock;
 mod crons;
 mod error;
 mod queues;
+mod snapshots;
 mod status;
 mod storage;
 mod trace;
@@ -226,6 +229,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/crons/{worker}/{index}/fire", post(crons::fire_cron))
         .route("/clock/advance", post(clock::advance))
         .route("/trace", get(trace::trace))
+        .route("/snapshots", post(snapshots::save).get(snapshots::list))
         .route("/", super::sqs_api::route())
         .merge(crate::console::router())
         .fallback(error::no_route)

@@ -38,6 +38,16 @@ pub struct WorkerStatus {
     pub port: Option<u16>,
     /// The gateway's URL when the worker has one.
     pub gateway: Option<String>,
+    /// Its instances now: running (idle or busy) and busy.
+    #[serde(default)]
+    pub instances: InstanceCount,
+}
+
+/// A worker's instances as the engine counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceCount {
+    pub running: u32,
+    pub busy: u32,
 }
 
 /// A daemon as the seeds' outputs name it (`daemonName`, `running`), plus the supervisor's
@@ -65,7 +75,7 @@ pub struct Status {
 }
 
 pub(super) async fn status(State(state): State<ControlState>) -> ApiResult<axum::Json<Status>> {
-    let (platform, as_of, now, queues, crons, daemons) = {
+    let (platform, as_of, now, queues, crons, daemons, instances) = {
         let sim = state.sim_lock();
         let queues = sim
             .queue_names()
@@ -111,6 +121,11 @@ pub(super) async fn status(State(state): State<ControlState>) -> ApiResult<axum:
                 restarts: d.restarts,
             })
             .collect();
+        let instances: BTreeMap<String, InstanceCount> = sim
+            .instance_counts()
+            .into_iter()
+            .map(|(id, (running, busy))| (id, InstanceCount { running, busy }))
+            .collect();
         (
             profile.platform.to_string(),
             profile.as_of.to_string(),
@@ -118,6 +133,7 @@ pub(super) async fn status(State(state): State<ControlState>) -> ApiResult<axum:
             queues,
             crons,
             daemons,
+            instances,
         )
     };
     let workers = lock(&state.inner.workers)
@@ -129,6 +145,7 @@ pub(super) async fn status(State(state): State<ControlState>) -> ApiResult<axum:
             concurrency_limit: w.concurrency_limit,
             port: w.upstream.as_ref().and_then(UpstreamPort::get),
             gateway: w.gateway.map(|a| format!("http://{a}")),
+            instances: instances.get(id).copied().unwrap_or_default(),
         })
         .collect();
     Ok(axum::Json(Status {
@@ -167,6 +184,7 @@ impl Status {
                 "PUBLIC",
                 "TIMEOUT",
                 "CONCURRENCY",
+                "INSTANCES",
                 "PORT",
                 "GATEWAY",
             ],
@@ -178,6 +196,7 @@ impl Status {
                         if w.public { "yes" } else { "no" }.to_string(),
                         format!("{}s", w.timeout_seconds),
                         w.concurrency_limit.map_or_else(dash, |c| c.to_string()),
+                        format!("{} ({} busy)", w.instances.running, w.instances.busy),
                         w.port.map_or_else(dash, |p| p.to_string()),
                         w.gateway.clone().unwrap_or_else(dash),
                     ]
@@ -252,6 +271,10 @@ mod tests {
                     concurrency_limit: None,
                     port: Some(42791),
                     gateway: Some("http://127.0.0.1:37395".into()),
+                    instances: InstanceCount {
+                        running: 2,
+                        busy: 1,
+                    },
                 },
                 WorkerStatus {
                     id: "backend".into(),
@@ -260,6 +283,7 @@ mod tests {
                     concurrency_limit: Some(5),
                     port: None,
                     gateway: None,
+                    instances: InstanceCount::default(),
                 },
             ],
             daemons: Vec::new(),
@@ -272,9 +296,9 @@ mod tests {
             status().render_text(Look::Plain),
             "stack 'hello-worker' · platform aws (limits as of 2026-11-01) · virtual now 2026-12-06T10:00:00.000Z\n\
              \n\
-             WORKER   PUBLIC  TIMEOUT  CONCURRENCY  PORT   GATEWAY\n\
-             app      yes     30s      -            42791  http://127.0.0.1:37395\n\
-             backend  no      900s     5            -      -\n\
+             WORKER   PUBLIC  TIMEOUT  CONCURRENCY  INSTANCES   PORT   GATEWAY\n\
+             app      yes     30s      -            2 (1 busy)  42791  http://127.0.0.1:37395\n\
+             backend  no      900s     5            0 (0 busy)  -      -\n\
              \n\
              QUEUE  VISIBLE  IN FLIGHT  DEAD-LETTERED\n\
              jobs   2        1          0\n\

@@ -15,10 +15,13 @@
 //! 5. supervises the process (`supervisor.rs`): restart on crash, stop-and-restart after a
 //!    task timeout (3.3.49 cancels the app, published-3.3.49.md §6.2), graceful stop.
 
+mod cgroup;
 pub mod env;
 pub mod error;
 mod grpc;
+pub mod limits;
 pub mod process;
+mod scratch;
 mod supervisor;
 pub mod tasks;
 
@@ -28,6 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::{emulate::processes::ProcessHook, engine::Event};
 pub use error::{HostError, StartupStage};
+pub use limits::{Enforcement, InstanceLimits};
 pub use process::{LogLine, LogSink, LogStream, ProcessExit, ProcessSpec};
 pub use tasks::TaskOutcome;
 
@@ -64,6 +68,9 @@ pub struct HostConfig {
     /// Told of every app process spawned (with the worker id) and of its exit, so the
     /// emulator can record its children ([`crate::emulate::processes`]).
     pub process_hook: Option<ProcessHook>,
+    /// The platform's per-instance memory, CPU and scratch disk ([`limits`]); `None` runs
+    /// the app unconfined (Local, or limits not wanted).
+    pub limits: Option<InstanceLimits>,
 }
 
 impl HostConfig {
@@ -80,6 +87,7 @@ impl HostConfig {
             log_sink: LogSink::default(),
             events: None,
             process_hook: None,
+            limits: None,
         }
     }
 
@@ -106,6 +114,7 @@ impl fmt::Debug for HostConfig {
                 "process_hook",
                 &self.process_hook.as_ref().map(|_| "ProcessHook"),
             )
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -140,6 +149,13 @@ pub enum HostEvent {
     Restarting { reason: RestartReason },
     /// A (re)start attempt failed; the supervisor retries with back-off.
     StartFailed { error: String },
+    /// An app process was killed past its memory (sent before its `Exited`), in the
+    /// platform's words ([`limits::OutOfMemory`]).
+    OutOfMemory {
+        pid: u32,
+        error_type: String,
+        message: String,
+    },
 }
 
 /// A [`HostEvent`] with the worker it is about.
@@ -188,6 +204,12 @@ impl WorkerHost {
         generation.server.control().get_http_port().await
     }
 
+    /// The limits in force for the latest app process (`None` when unconfined): what to
+    /// show in a trace or status; its `Display` is one line.
+    pub fn enforcement(&self) -> Option<Enforcement> {
+        self.inner.enforcement()
+    }
+
     /// The running app's pid (also its process group id on unix).
     pub fn pid(&self) -> Option<u32> {
         self.inner
@@ -234,7 +256,8 @@ impl WorkerHost {
     /// with a fresh task id. If no app is running yet (restart in progress), waits for one
     /// for up to the start-up timeouts. A [`TaskOutcome::Timeout`] means the app was
     /// cancelled, killed and is being restarted; a [`TaskOutcome::Crashed`] means it exited
-    /// before answering. `Event::Http` is refused with [`TaskOutcome::NOT_A_TASK`].
+    /// before answering, and a [`TaskOutcome::Error`] with the platform's error type
+    /// (`Runtime.ExitError` on aws) that its limits killed it past its memory. `Event::Http` is refused with [`TaskOutcome::NOT_A_TASK`].
     /// `timeout` runs from dispatch: time spent waiting for an earlier delivery or for a
     /// restart does not count against it.
     pub async fn deliver(&self, event: &Event, timeout: Duration) -> TaskOutcome {
@@ -256,14 +279,14 @@ impl WorkerHost {
             result = tasks::send(generation.server.control(), task, timeout) => match result {
                 Ok(outcome) => outcome,
                 Err(_) if generation.cancelled() => TaskOutcome::Timeout,
-                Err(_) if process.exit_status().is_some() => TaskOutcome::Crashed,
+                Err(_) if process.exit_status().is_some() => TaskOutcome::died(process),
                 Err(message) => TaskOutcome::host_unavailable(message),
             },
             _ = process.wait() => {
                 if generation.cancelled() {
                     TaskOutcome::Timeout
                 } else {
-                    TaskOutcome::Crashed
+                    TaskOutcome::died(process)
                 }
             }
         }

@@ -16,7 +16,7 @@ use std::{
     fmt,
     path::PathBuf,
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -26,6 +26,7 @@ use tokio::{
     sync::{mpsc, watch},
 };
 
+use super::limits::{Confinement, OutOfMemory};
 use crate::emulate::processes::{ProcessHook, ProcessNote};
 
 /// How to start the app: the worker's command line, working directory and the caller's env
@@ -191,6 +192,8 @@ pub struct AppProcess {
     pid: u32,
     exit: watch::Receiver<Option<ProcessExit>>,
     recent: Arc<Mutex<VecDeque<String>>>,
+    /// Set before the exit is published when the limits killed the process.
+    out_of_memory: Arc<OnceLock<OutOfMemory>>,
     /// Non-unix fallback: the waiter kills the child when asked.
     #[cfg(not(unix))]
     kill_tx: watch::Sender<bool>,
@@ -214,6 +217,21 @@ impl AppProcess {
         sink: LogSink,
         hook: Option<&ProcessHook>,
     ) -> std::io::Result<Self> {
+        Self::spawn_confined(worker, spec, env, remove, sink, hook, None)
+    }
+
+    /// [`AppProcess::spawn`] inside `confinement`'s limits: the child joins its cgroups (or
+    /// sets its rlimit) before exec; after the death the limits are examined
+    /// ([`AppProcess::out_of_memory`]) and released, before the exit is published.
+    pub fn spawn_confined(
+        worker: &str,
+        spec: &ProcessSpec,
+        env: &BTreeMap<String, String>,
+        remove: &[String],
+        sink: LogSink,
+        hook: Option<&ProcessHook>,
+        confinement: Option<Arc<Confinement>>,
+    ) -> std::io::Result<Self> {
         let mut command = Command::new(spec.program());
         command
             .args(&spec.args)
@@ -232,6 +250,15 @@ impl AppProcess {
         command.process_group(0);
         #[cfg(target_os = "linux")]
         die_with_parent(&mut command);
+        #[cfg(unix)]
+        if let Some(confinement) = &confinement {
+            let setup = confinement.child_setup()?;
+            // SAFETY: `ChildSetup::run` is async-signal-safe (its docs): a write(2) per
+            // file opened here in the parent, or one setrlimit(2).
+            unsafe {
+                command.pre_exec(move || setup.run());
+            }
+        }
 
         let mut child = command.spawn()?;
         let pid = child.id().unwrap_or(0);
@@ -261,6 +288,8 @@ impl AppProcess {
         let waited = wait_child(child, pid);
         #[cfg(not(unix))]
         let waited = wait_child(child, kill_rx);
+        let out_of_memory = Arc::new(OnceLock::new());
+        let death = (Arc::clone(&out_of_memory), Arc::clone(&recent));
         tokio::spawn(async move {
             let status = waited.await;
             if status.is_ok() {
@@ -276,12 +305,16 @@ impl AppProcess {
             for pump in pumps.into_iter().flatten() {
                 let _ = tokio::time::timeout(PIPE_DRAIN, pump).await;
             }
+            if let Some(confinement) = confinement {
+                examine_death(confinement, status, death).await;
+            }
             exit_tx.send_replace(Some(status));
         });
         Ok(Self {
             pid,
             exit,
             recent,
+            out_of_memory,
             #[cfg(not(unix))]
             kill_tx,
         })
@@ -313,6 +346,12 @@ impl AppProcess {
         }
     }
 
+    /// Whether the process was killed past its memory, in the platform's words; known once
+    /// [`AppProcess::exit_status`] is.
+    pub fn out_of_memory(&self) -> Option<&OutOfMemory> {
+        self.out_of_memory.get()
+    }
+
     /// The last lines of output (both pipes, in arrival order).
     pub fn recent_lines(&self) -> Vec<String> {
         self.recent
@@ -333,6 +372,28 @@ impl AppProcess {
             let _ = signal;
             self.kill_tx.send_replace(true);
         }
+    }
+}
+
+/// Asks `confinement` whether the limits killed the process, then releases them (blocking
+/// reads and removals, off the runtime).
+async fn examine_death(
+    confinement: Arc<Confinement>,
+    status: ProcessExit,
+    (out_of_memory, recent): (Arc<OnceLock<OutOfMemory>>, Arc<Mutex<VecDeque<String>>>),
+) {
+    let recent: Vec<String> = recent
+        .lock()
+        .map(|lines| lines.iter().cloned().collect())
+        .unwrap_or_default();
+    let death = tokio::task::spawn_blocking(move || {
+        let death = confinement.death(status, &recent);
+        confinement.release();
+        death
+    })
+    .await;
+    if let Ok(Some(death)) = death {
+        let _ = out_of_memory.set(death);
     }
 }
 

@@ -32,6 +32,7 @@ use super::{
     env::{self, Contract},
     error::{HostError, StartupStage},
     grpc::ProtocolServer,
+    limits::{Confinement, Enforcement},
     process::{AppProcess, GroupSignal, ProcessExit, display_command},
 };
 
@@ -87,6 +88,8 @@ pub(crate) struct Inner {
     /// Serializes start, stop and restart.
     lifecycle: Mutex<()>,
     crash_streak: AtomicU32,
+    /// The limits in force for the latest process.
+    enforcement: std::sync::Mutex<Option<Enforcement>>,
 }
 
 impl Inner {
@@ -98,6 +101,7 @@ impl Inner {
             delivery: Mutex::new(()),
             lifecycle: Mutex::new(()),
             crash_streak: AtomicU32::new(0),
+            enforcement: std::sync::Mutex::new(None),
         }
     }
 
@@ -112,6 +116,27 @@ impl Inner {
                 event,
             });
         }
+    }
+
+    pub fn enforcement(&self) -> Option<Enforcement> {
+        self.enforcement.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Makes the next process's cgroups and scratch directory (off the runtime) and logs
+    /// what is in force.
+    async fn confine(&self) -> Option<Arc<Confinement>> {
+        let limits = self.config.limits.clone()?;
+        let worker = self.worker();
+        let confinement =
+            tokio::task::spawn_blocking(move || Confinement::prepare(&limits, &worker))
+                .await
+                .ok()?;
+        let enforcement = confinement.enforcement().clone();
+        tracing::info!(worker = %self.config.worker, "instance limits: {enforcement}");
+        if let Ok(mut slot) = self.enforcement.lock() {
+            *slot = Some(enforcement);
+        }
+        Some(Arc::new(confinement))
     }
 
     /// The current generation, if one is running.
@@ -269,14 +294,19 @@ impl Inner {
             transport: &config.transport,
             timeout_seconds: config.timeout_seconds,
         };
-        let child_env = env::child_env(&contract, &config.process.env);
-        let process = AppProcess::spawn(
+        let mut child_env = env::child_env(&contract, &config.process.env);
+        let confinement = self.confine().await;
+        if let Some(tmpdir) = confinement.as_ref().and_then(|c| c.tmpdir()) {
+            child_env.insert("TMPDIR".to_string(), tmpdir);
+        }
+        let process = AppProcess::spawn_confined(
             &config.worker,
             &config.process,
             &child_env,
             &env::inherited_to_remove(),
             config.log_sink.clone(),
             config.process_hook.as_ref(),
+            confinement,
         )
         .map_err(|source| HostError::Spawn {
             worker: self.worker(),
@@ -457,6 +487,14 @@ impl Inner {
                 State::Stopped
             };
             self.leave(&generation, next);
+        }
+        if let Some(death) = process.out_of_memory() {
+            tracing::warn!(worker = %self.config.worker, pid = process.pid(), error_type = %death.error_type, "killed past its memory: {}", death.message);
+            self.emit(HostEvent::OutOfMemory {
+                pid: process.pid(),
+                error_type: death.error_type.clone(),
+                message: death.message.clone(),
+            });
         }
         self.emit(HostEvent::Exited {
             pid: process.pid(),

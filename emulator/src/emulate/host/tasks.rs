@@ -26,8 +26,10 @@ pub enum TaskOutcome {
     /// The app answered `TaskSuccess`; `response_data` is the command's JSON result, empty
     /// for events (published-3.3.49.md §7).
     Success { response_data: Vec<u8> },
-    /// The app answered `TaskError` (`HANDLER_ERROR`, `COMMAND_ERROR`, …), or the host could
-    /// not deliver (codes [`TaskOutcome::HOST_UNAVAILABLE`], [`TaskOutcome::NOT_A_TASK`]).
+    /// The app answered `TaskError` (`HANDLER_ERROR`, `COMMAND_ERROR`, …), the host could
+    /// not deliver (codes [`TaskOutcome::HOST_UNAVAILABLE`], [`TaskOutcome::NOT_A_TASK`]), or
+    /// the platform's limits killed the app past its memory (the platform's error type, e.g.
+    /// `Runtime.ExitError`; the process is restarted as after a crash).
     Error { code: String, message: String },
     /// No answer within the delivery timeout. In 3.3.49 this cancels the application
     /// (published-3.3.49.md §6.2), so the host has stopped the process and restarts it.
@@ -45,6 +47,19 @@ impl TaskOutcome {
 
     pub fn is_success(&self) -> bool {
         matches!(self, TaskOutcome::Success { .. })
+    }
+
+    /// The outcome of a process that ended before answering: killed past its memory, the
+    /// platform's error (Lambda: `Runtime.ExitError`, "Runtime exited with error: signal:
+    /// killed"), else [`TaskOutcome::Crashed`].
+    pub(crate) fn died(process: &super::process::AppProcess) -> Self {
+        match process.out_of_memory() {
+            Some(death) => TaskOutcome::Error {
+                code: death.error_type.clone(),
+                message: death.message.clone(),
+            },
+            None => TaskOutcome::Crashed,
+        }
     }
 
     pub(crate) fn host_unavailable(message: impl Into<String>) -> Self {

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 
-use super::dispatch::{Targets, park};
+use super::dispatch::{Targets, stop_instances};
+use super::pool::split_instance_name;
 use crate::emulate::gateway::UpstreamPort;
 use crate::emulate::host::{HostEvent, WorkerEvent};
 use crate::emulate::processes::{ProcessHook, ProcessNote};
 use crate::emulate::state::EngineHandle;
 use crate::emulate::state::store::StoreHandle;
 
-/// How often the emulator looks for workers the engine scaled to zero or recycled.
+/// How often the emulator looks for instances the engine stopped.
 const PARK_POLL: Duration = Duration::from_millis(50);
 
 /// Records every child the emulator spawns (and its exit) in the state file, so a run after a
@@ -39,13 +40,19 @@ pub(super) async fn follow_processes(
     mut events: mpsc::UnboundedReceiver<WorkerEvent>,
 ) {
     while let Some(event) = events.recv().await {
+        let (worker, instance) = split_instance_name(&event.worker);
         engine.record(|sim| match &event.event {
-            HostEvent::Started { pid, .. } => sim.note_process_started(&event.worker, *pid),
+            HostEvent::Started { pid, .. } => sim.note_process_started(worker, instance, *pid),
             HostEvent::Exited {
                 pid,
                 status,
                 expected,
-            } => sim.note_process_exited(&event.worker, *pid, &status.to_string(), *expected),
+            } => sim.note_process_exited(worker, instance, *pid, &status.to_string(), *expected),
+            HostEvent::OutOfMemory {
+                pid,
+                error_type,
+                message,
+            } => sim.note_out_of_memory(worker, instance, *pid, error_type, message),
             _ => {}
         });
         if let (
@@ -60,15 +67,15 @@ pub(super) async fn follow_processes(
     }
 }
 
-/// Scale to zero and recycling: the engine names the workers whose instance is gone; their
-/// processes stop until the next attempt or request starts them again.
-pub(super) async fn park_idle(targets: Targets, shutdown: Arc<Notify>) {
+/// Scale-in, scale to zero and recycling: the engine names the instances it stopped; their
+/// processes stop.
+pub(super) async fn stop_idle_instances(targets: Targets, shutdown: Arc<Notify>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(PARK_POLL) => {}
             _ = shutdown.notified() => return,
         }
-        let parked = targets.driver.engine.lock().take_scaled_to_zero();
-        park(&targets, parked).await;
+        let stopped = targets.driver.engine.lock().take_stopped_instances();
+        stop_instances(&targets, stopped).await;
     }
 }

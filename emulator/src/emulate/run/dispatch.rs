@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::pool::{FIRST_INSTANCE, WorkerPool};
 use crate::clock::Clock;
 use crate::emulate::driver::Driver;
 use crate::emulate::gateway::UpstreamPort;
@@ -17,7 +18,7 @@ use crate::engine::{Dispatch, Event, HandlerResult};
 /// The processes attempts go to.
 #[derive(Clone)]
 pub(super) struct Targets {
-    pub hosts: Arc<BTreeMap<String, Arc<WorkerHost>>>,
+    pub pools: Arc<BTreeMap<String, Arc<WorkerPool>>>,
     pub upstreams: Arc<BTreeMap<String, UpstreamPort>>,
     pub driver: Driver,
 }
@@ -25,10 +26,14 @@ pub(super) struct Targets {
 /// Hands every dispatch from `rx` to its process, each on a task of its own.
 pub(super) async fn deliver_all(targets: Targets, mut rx: mpsc::UnboundedReceiver<Dispatch>) {
     while let Some(dispatch) = rx.recv().await {
-        let Some(host) = targets.hosts.get(&dispatch.worker).cloned() else {
-            continue;
-        };
-        tokio::spawn(deliver(targets.clone(), host, dispatch));
+        spawn_delivery(&targets, dispatch);
+    }
+}
+
+/// One attempt on a task of its own.
+fn spawn_delivery(targets: &Targets, dispatch: Dispatch) {
+    if let Some(pool) = targets.pools.get(&dispatch.worker).cloned() {
+        tokio::spawn(deliver(targets.clone(), pool, dispatch));
     }
 }
 
@@ -49,13 +54,21 @@ async fn cold_start(driver: &Driver, latency: Duration) {
     }
 }
 
-/// One attempt: to the process, its answer into the engine.
-async fn deliver(targets: Targets, host: Arc<WorkerHost>, dispatch: Dispatch) {
+/// One attempt: to its instance's process, the answer into the engine.
+async fn deliver(targets: Targets, pool: Arc<WorkerPool>, dispatch: Dispatch) {
     cold_start(&targets.driver, dispatch.cold_start).await;
-    // The engine's own timer decides the platform's timeout; the host waits a little longer
-    // so the engine's verdict comes first. A `handler_crash` fault kills the process as the
-    // attempt reaches it: the handler never completes, the supervisor restarts the process.
-    let outcome = if dispatch.crash {
+    let outcome = match pool.host(dispatch.instance).await {
+        Ok(host) => attempt(&host, &dispatch).await,
+        Err(error) => TaskOutcome::host_unavailable(error.to_string()),
+    };
+    settle(&targets, dispatch, outcome).await;
+}
+
+/// The attempt on its process. The engine's own timer decides the platform's timeout; the
+/// host waits a little longer so the engine's verdict comes first. A `handler_crash` fault
+/// kills the process as the attempt reaches it: the handler never completes.
+async fn attempt(host: &WorkerHost, dispatch: &Dispatch) -> TaskOutcome {
+    if dispatch.crash {
         // A scaled-to-zero app is started first: the attempt reaches a process.
         let _ = host.unpark().await;
         host.kill_process();
@@ -63,7 +76,13 @@ async fn deliver(targets: Targets, host: Arc<WorkerHost>, dispatch: Dispatch) {
     } else {
         host.deliver(&dispatch.event, dispatch.timeout + Duration::from_secs(1))
             .await
-    };
+    }
+}
+
+/// The process's answer becomes the attempt's end in the engine; instances the engine stopped
+/// meanwhile stop. The attempts the end started (the next message for the freed instance) go
+/// out as soon as the same change is on disk, without a round through the driver.
+async fn settle(targets: &Targets, dispatch: Dispatch, outcome: TaskOutcome) {
     let mut response = None;
     let result = match outcome {
         TaskOutcome::Success { response_data } => {
@@ -90,27 +109,33 @@ async fn deliver(targets: Targets, host: Arc<WorkerHost>, dispatch: Dispatch) {
                     let _ = sim.set_command_response_data(&command.command_id, data);
                 }
                 sim.complete(dispatch.invocation, result);
-                sim.take_scaled_to_zero()
+                (sim.take_stopped_instances(), sim.take_dispatches())
             })
             .await;
         match completed {
             // A recycled process is stopped before the next attempt can reach it.
-            Ok(recycled) => park(&targets, recycled).await,
+            Ok((stopped, next)) => {
+                stop_instances(targets, stopped).await;
+                for dispatch in next {
+                    spawn_delivery(targets, dispatch);
+                }
+            }
             Err(err) => eprintln!("alien emulate: {err}"),
         }
     }
     targets.driver.wake();
 }
 
-/// Stops the processes of `workers` (scaled to zero or recycled) until the next attempt or
-/// request starts them again.
-pub(super) async fn park(targets: &Targets, workers: Vec<String>) {
-    for worker in workers {
-        if let (Some(host), Some(upstream)) =
-            (targets.hosts.get(&worker), targets.upstreams.get(&worker))
-        {
+/// Stops the processes of instances the engine stopped (scale-in, scale to zero, recycling, a
+/// crash). Instance 1 serves HTTP: its port is cleared until a request or attempt starts it.
+pub(super) async fn stop_instances(targets: &Targets, stopped: Vec<(String, u32)>) {
+    for (worker, instance) in stopped {
+        let Some(pool) = targets.pools.get(&worker) else {
+            continue;
+        };
+        if let (FIRST_INSTANCE, Some(upstream)) = (instance, targets.upstreams.get(&worker)) {
             upstream.clear();
-            let _ = host.park().await;
         }
+        pool.stop(instance).await;
     }
 }

@@ -13,6 +13,7 @@
 
 mod background;
 mod dispatch;
+mod pool;
 mod prepare;
 mod resume;
 mod workers;
@@ -32,7 +33,7 @@ use super::control::{self, ControlState};
 use super::daemons::{CommandsEndpoint, DaemonRunner, DaemonSetup, prepare_daemon};
 use super::driver::Driver;
 use super::gateway::{Gateway, UpstreamPort};
-use super::host::{LogSink, WorkerHost};
+use super::host::LogSink;
 use super::iam::Iam;
 use super::queue_owner::tokens::random_token;
 use super::queue_owner::{self, QueueOwner, QueueTokens};
@@ -44,6 +45,7 @@ use super::state::watch::{self, StorageWatch};
 use super::worker_calls;
 use crate::profile::Profile;
 use crate::stack::{LoadedStack, Resource};
+use pool::WorkerPool;
 use prepare::Plan;
 use resume::Resumed;
 
@@ -83,7 +85,17 @@ pub struct EmulateOptions {
     /// `--record FILE` (absolute): the session's inputs are written there as a scenario by
     /// [`Emulator::finish`].
     pub record: Option<PathBuf>,
+    /// The most instances (app processes) of one worker at once on this machine
+    /// (`--max-instances`); the platform's own limit, which throttles, may be lower.
+    pub max_instances: u32,
+    /// Hold each instance to the platform's CPU share (`--cpu-limits`); memory and scratch
+    /// limits always apply where the platform has them.
+    pub cpu_limits: bool,
 }
+
+/// `--max-instances` by default: enough processes to show scale-out and per-instance state
+/// without loading a laptop.
+pub const DEFAULT_MAX_INSTANCES: u32 = 4;
 
 impl EmulateOptions {
     /// Options with every knob at its default.
@@ -100,6 +112,8 @@ impl EmulateOptions {
             recycle: false,
             trace_retention: DEFAULT_TRACE_RETENTION,
             record: None,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            cpu_limits: false,
         }
     }
 }
@@ -139,7 +153,7 @@ pub struct Emulator {
     pub rows: Vec<StatusRow>,
     /// Notes for the user from start-up (preflight warnings, reaped processes, migration).
     pub notes: Vec<String>,
-    hosts: BTreeMap<String, Arc<WorkerHost>>,
+    pools: BTreeMap<String, Arc<WorkerPool>>,
     daemons: DaemonRunner,
     gateways: Vec<Gateway>,
     storage_watch: Option<StorageWatch>,
@@ -248,7 +262,7 @@ impl Emulator {
             events_rx,
         ));
         let targets = dispatch::Targets {
-            hosts: Arc::new(started.hosts.clone()),
+            pools: Arc::new(started.pools.clone()),
             upstreams: Arc::new(upstreams),
             driver: driver.clone(),
         };
@@ -261,7 +275,7 @@ impl Emulator {
         tokio::spawn(daemons.clone().run(daemon_rx));
         tokio::spawn(driver.clone().run(dispatch_tx, shutdown.clone()));
         rows.extend(settled_daemon_rows(&daemons).await);
-        tokio::spawn(background::park_idle(targets, shutdown.clone()));
+        tokio::spawn(background::stop_idle_instances(targets, shutdown.clone()));
         let wake_driver = driver.clone();
         let storage_watch = watch::start(
             driver.engine.clone(),
@@ -279,7 +293,7 @@ impl Emulator {
             state_dir: plan.state_dir,
             rows,
             notes,
-            hosts: started.hosts,
+            pools: started.pools,
             daemons,
             gateways: started.gateways,
             storage_watch: Some(storage_watch),
@@ -443,9 +457,11 @@ impl Emulator {
     /// everything handed to the store is on disk when this returns (a `--record` scenario is
     /// written by [`Emulator::finish`]).
     pub async fn stop(mut self, grace: Duration) {
-        for host in self.hosts.values() {
-            let _ = host.stop(grace).await;
+        for pool in self.pools.values() {
+            pool.stop_all(grace).await;
         }
+        // Cgroups and scratch directories of processes that were dropped rather than stopped.
+        let _ = tokio::task::spawn_blocking(crate::emulate::host::limits::cleanup_at_exit).await;
         self.daemons.shutdown(grace).await;
         for gateway in self.gateways {
             gateway.shutdown().await;

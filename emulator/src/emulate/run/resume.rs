@@ -68,6 +68,7 @@ pub(super) async fn resume(
     // the profile's seeded cold start on top of the real process start.
     sim_config.cold_start_override = options.cold_start;
     sim_config.recycle = options.recycle;
+    sim_config.max_local_instances = Some(options.max_instances);
     let profile = plan.profile.clone();
     let mut sim = match loaded {
         Some(l) => Sim::restore(&plan.stack, profile, sim_config, l.state),

@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::pool::WorkerPool;
 use super::prepare::Plan;
 use super::{EmulateError, StatusRow};
 use crate::emulate::bindings::{binding_env_var, link_env};
 use crate::emulate::control::ControlState;
 use crate::emulate::gateway::{EventSink, Gateway, GatewayLimits, UpstreamPort};
-use crate::emulate::host::{HostConfig, LogSink, ProcessSpec, WorkerEvent, WorkerHost};
+use crate::emulate::host::{
+    HostConfig, InstanceLimits, LogSink, ProcessSpec, WorkerEvent, WorkerHost,
+};
 use crate::emulate::processes::ProcessHook;
 use crate::emulate::queue_owner::QueueTokens;
 use crate::emulate::state::EngineHandle;
@@ -22,7 +25,7 @@ use crate::emulate::worker_calls;
 
 /// The running workers.
 pub(super) struct Workers {
-    pub hosts: BTreeMap<String, Arc<WorkerHost>>,
+    pub pools: BTreeMap<String, Arc<WorkerPool>>,
     pub gateways: Vec<Gateway>,
     pub rows: Vec<StatusRow>,
 }
@@ -56,7 +59,7 @@ pub(super) async fn start_workers(
     mut built: BTreeMap<String, ProcessSpec>,
 ) -> Result<Workers, EmulateError> {
     let mut workers = Workers {
-        hosts: BTreeMap::new(),
+        pools: BTreeMap::new(),
         gateways: Vec::new(),
         rows: Vec::new(),
     };
@@ -122,10 +125,11 @@ async fn start_worker(
     host_config.transport = plan.profile.worker.transport_env.value.to_string();
     host_config.timeout_seconds = worker.timeout_seconds;
     host_config.restart_on_crash = plan.profile.worker.restart_on_crash.value;
+    host_config.limits = instance_limits(plan, &worker);
     host_config.log_sink = LogSink::stderr();
     host_config.events = Some(setup.events.clone());
     host_config.process_hook = Some(setup.process_hook.clone());
-    let host = WorkerHost::start(host_config)
+    let host = WorkerHost::start(host_config.clone())
         .await
         .map_err(|e| failed(&e))?;
     let http_port = host.http_port().await;
@@ -174,8 +178,21 @@ async fn start_worker(
             let _ = host.unpark().await;
         });
     }));
-    workers.hosts.insert(id.to_string(), host);
+    workers
+        .pools
+        .insert(id.to_string(), Arc::new(WorkerPool::new(host_config, host)));
     Ok(())
+}
+
+/// The platform's memory, CPU and scratch-disk limits for each of the worker's instances
+/// (`profile.worker.limits`); the CPU share only with `--cpu-limits`, since it slows every
+/// test of a small function in real time.
+fn instance_limits(plan: &Plan, worker: &crate::stack::Worker) -> Option<InstanceLimits> {
+    let mut limits = InstanceLimits::for_worker(&plan.profile.worker.limits, worker.memory_mb)?;
+    if !plan.options.cpu_limits {
+        limits.millicpus = None;
+    }
+    Some(limits)
 }
 
 /// The readiness probe, where the platform runs one after deploy (upstream-cloud-semantics.md

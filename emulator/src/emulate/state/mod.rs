@@ -4,6 +4,7 @@
 pub mod buckets;
 pub mod handle;
 pub mod objects;
+pub mod snapshot;
 pub mod store;
 pub mod watch;
 

@@ -161,10 +161,11 @@ impl Store {
         next_trace_seq: u64,
         options: WriterOptions,
     ) -> Result<StoreHandle, StoreError> {
-        let path = self.path.display().to_string();
-        let (handle, _thread) =
-            writer::spawn(self.conn, next_trace_seq, options).map_err(|e| StoreError::Invalid {
-                path,
+        let shown = self.path.display().to_string();
+        let state_dir = self.path.parent().unwrap_or(Path::new("."));
+        let (handle, _thread) = writer::spawn(self.conn, state_dir, next_trace_seq, options)
+            .map_err(|e| StoreError::Invalid {
+                path: shown,
                 message: format!("cannot start the writer thread: {e}"),
             })?;
         Ok(handle)

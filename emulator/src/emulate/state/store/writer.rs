@@ -5,7 +5,8 @@
 //! them: concurrent operations share the cost of durability, and nothing slow runs under the
 //! engine lock or on the async runtime.
 
-use std::sync::mpsc;
+use std::path::Path;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
@@ -42,7 +43,15 @@ enum Job {
         pid: u32,
     },
     Flush(Reply),
+    /// Work that must see the file at a commit point: after every job handed over before it
+    /// is committed, before any later one is written (a snapshot).
+    AtCommitPoint(CommitPointTask),
+    /// Commit what came before, close the file and stop (answered once it is closed).
+    Close(Reply),
 }
+
+/// What runs on the writer thread at a commit point, with the writer's connection.
+type CommitPointTask = Box<dyn FnOnce(&Connection) + Send>;
 
 /// A promise that a change set is on disk.
 #[must_use = "a change is durable only once its ticket resolved"]
@@ -91,6 +100,7 @@ pub struct WriterOptions {
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
     durable: watch::Receiver<u64>,
+    state_dir: Arc<Path>,
 }
 
 impl StoreHandle {
@@ -131,6 +141,29 @@ impl StoreHandle {
         }
     }
 
+    /// Runs `task` on the writer thread once everything handed over before this call is
+    /// committed, and before anything handed over after it is written. False when the writer
+    /// has stopped (then `task` never runs).
+    pub fn at_commit_point(&self, task: impl FnOnce(&Connection) + Send + 'static) -> bool {
+        self.jobs.send(Job::AtCommitPoint(Box::new(task))).is_ok()
+    }
+
+    /// Commits everything handed over so far, closes the file and stops the writer; resolves
+    /// once the file is closed (later changes fail with [`StoreError::Stopped`]). For whoever
+    /// replaces the state file next (a snapshot restore).
+    pub fn close(&self) -> Ticket {
+        let (reply, rx) = oneshot::channel();
+        match self.jobs.send(Job::Close(reply)) {
+            Ok(()) => Ticket(Some(rx)),
+            Err(_) => Ticket::done(),
+        }
+    }
+
+    /// The directory of the state file (snapshots go under it).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
     /// The sequence number after the newest trace event on disk (readers show only those).
     pub fn durable_trace(&self) -> watch::Receiver<u64> {
         self.durable.clone()
@@ -142,10 +175,11 @@ fn closed() -> oneshot::Receiver<Result<(), String>> {
     oneshot::channel().1
 }
 
-/// Starts the writer thread over `conn` (an open v2 file whose trace ends before
-/// `next_trace_seq`); it stops when every handle is dropped.
+/// Starts the writer thread over `conn` (an open v2 file in `state_dir` whose trace ends
+/// before `next_trace_seq`); it stops when every handle is dropped.
 pub fn spawn(
     conn: Connection,
+    state_dir: &Path,
     next_trace_seq: u64,
     options: WriterOptions,
 ) -> std::io::Result<(StoreHandle, JoinHandle<()>)> {
@@ -154,7 +188,12 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("alien-state-writer".into())
         .spawn(move || Writer::new(conn, durable_tx, options).run(rx))?;
-    Ok((StoreHandle { jobs, durable }, thread))
+    let handle = StoreHandle {
+        jobs,
+        durable,
+        state_dir: state_dir.into(),
+    };
+    Ok((handle, thread))
 }
 
 struct Writer {
@@ -183,31 +222,57 @@ impl Writer {
     }
 
     fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        // A commit point or a close found while gathering a batch ends it; it runs right after.
+        let mut next = None;
+        while let Some(first) = next.take().or_else(|| rx.recv().ok()) {
+            match first {
+                Job::AtCommitPoint(task) => {
+                    task(&self.conn);
+                    continue;
+                }
+                Job::Close(reply) => {
+                    drop(self);
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                _ => {}
+            }
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
+                    Ok(job @ (Job::AtCommitPoint(_) | Job::Close(_))) => {
+                        next = Some(job);
+                        break;
+                    }
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
-            let result = if batch.iter().any(needs_write) {
-                self.write(&batch).map_err(|e| e.to_string())
-            } else {
-                Ok(())
+            self.commit(batch);
+        }
+    }
+
+    /// Writes `batch` in one transaction (when it has rows) and answers each job.
+    fn commit(&mut self, batch: Vec<Job>) {
+        let result = if batch.iter().any(needs_write) {
+            self.write(&batch).map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        if let Err(err) = &result {
+            tracing::error!(error = %err, "alien emulate: writing state failed");
+        }
+        for job in batch {
+            let reply = match job {
+                Job::Changes { reply, .. } => reply,
+                Job::Flush(reply) => Some(reply),
+                Job::ProcessStarted { .. }
+                | Job::ProcessExited { .. }
+                | Job::AtCommitPoint(_)
+                | Job::Close(_) => None,
             };
-            if let Err(err) = &result {
-                tracing::error!(error = %err, "alien emulate: writing state failed");
-            }
-            for job in batch {
-                let reply = match job {
-                    Job::Changes { reply, .. } => reply,
-                    Job::Flush(reply) => Some(reply),
-                    Job::ProcessStarted { .. } | Job::ProcessExited { .. } => None,
-                };
-                if let Some(reply) = reply {
-                    let _ = reply.send(result.clone());
-                }
+            if let Some(reply) = reply {
+                let _ = reply.send(result.clone());
             }
         }
     }
@@ -244,7 +309,7 @@ impl Writer {
                     tx.prepare_cached("DELETE FROM processes WHERE pid = ?1")?
                         .execute([*pid as i64])?;
                 }
-                Job::Flush(_) => {}
+                Job::Flush(_) | Job::AtCommitPoint(_) | Job::Close(_) => {}
             }
         }
         if let Some((row, wall)) = clock {
@@ -291,6 +356,6 @@ fn needs_write(job: &Job) -> bool {
     match job {
         Job::Changes { changes, force, .. } => *force || !changes.is_empty(),
         Job::ProcessStarted { .. } | Job::ProcessExited { .. } => true,
-        Job::Flush(_) => false,
+        Job::Flush(_) | Job::AtCommitPoint(_) | Job::Close(_) => false,
     }
 }
