@@ -29,6 +29,7 @@ mod push_backoff;
 mod queue_binding;
 mod queue_settings;
 mod queues;
+mod scaling;
 mod sim;
 mod state;
 mod storage;

@@ -34,6 +34,9 @@ pub struct InstanceLimits {
     pub scratch: ScratchSize,
     /// How the platform reports an out-of-memory kill.
     pub out_of_memory: OutOfMemoryReport,
+    /// Hold the process to `millicpus` (`alien emulate --cpu-limits`); otherwise the share is
+    /// only reported.
+    pub enforce_cpu: bool,
 }
 
 impl InstanceLimits {
@@ -49,6 +52,7 @@ impl InstanceLimits {
             millicpus,
             scratch: profile.scratch.value.size(millicpus),
             out_of_memory: profile.out_of_memory.value?,
+            enforce_cpu: true,
         })
     }
 }
@@ -84,6 +88,8 @@ pub struct Enforcement {
     pub no_swap: bool,
     pub millicpus: Option<MilliCpus>,
     pub cpu_enforced: bool,
+    /// Why the CPU share is not enforced, when it was left off on purpose.
+    pub cpu_not_enforced: Option<&'static str>,
     pub scratch: ScratchSize,
     /// Why the scratch size is not enforced, when it is not.
     pub scratch_not_enforced: Option<&'static str>,
@@ -103,9 +109,10 @@ impl fmt::Display for Enforcement {
             (Some(m), true) => write!(f, "cpu {}.{:03} vCPU by CFS quota; ", m / 1000, m % 1000)?,
             (Some(m), false) => write!(
                 f,
-                "cpu {}.{:03} vCPU not enforced (no cgroup cpu controller); ",
+                "cpu {}.{:03} vCPU not enforced ({}); ",
                 m / 1000,
-                m % 1000
+                m % 1000,
+                self.cpu_not_enforced.unwrap_or("no cgroup cpu controller")
             )?,
         }
         match (self.scratch, self.scratch_not_enforced) {
@@ -152,11 +159,16 @@ impl Confinement {
         let name = instance_name(worker);
         let cgroup = match MemoryMechanism::choose(support) {
             MemoryMechanism::Rlimit => None,
-            _ => InstanceCgroup::create(support, &name, limits.memory_mb, limits.millicpus)
-                .inspect_err(|error| {
-                    tracing::warn!(%worker, %error, "cannot make a cgroup; falling back to RLIMIT_AS");
-                })
-                .ok(),
+            _ => InstanceCgroup::create(
+                support,
+                &name,
+                limits.memory_mb,
+                limits.millicpus.filter(|_| limits.enforce_cpu),
+            )
+            .inspect_err(|error| {
+                tracing::warn!(%worker, %error, "cannot make a cgroup; falling back to RLIMIT_AS");
+            })
+            .ok(),
         };
         let (scratch, scratch_not_enforced) = match limits.scratch {
             ScratchSize::Unlimited => (None, None),
@@ -180,6 +192,7 @@ impl Confinement {
             },
             millicpus: limits.millicpus,
             cpu_enforced: cgroup.as_ref().is_some_and(InstanceCgroup::cpu_limited),
+            cpu_not_enforced: (!limits.enforce_cpu).then_some("off: alien emulate --cpu-limits"),
             scratch: limits.scratch,
             scratch_not_enforced,
         };
@@ -415,6 +428,7 @@ mod tests {
             no_swap: true,
             millicpus: Some(72),
             cpu_enforced: true,
+            cpu_not_enforced: None,
             scratch: ScratchSize::DiskMb(512),
             scratch_not_enforced: Some(NO_DISK_OF_ITS_OWN),
         };
@@ -423,6 +437,17 @@ mod tests {
             "memory 128 MB by cgroup v1 memory.limit_in_bytes, no swap; cpu 0.072 vCPU by CFS \
              quota; scratch disk 512 MB not enforced: a disk apart from memory needs a \
              filesystem of that size; TMPDIR is a plain directory"
+        );
+        let cpu_off = Enforcement {
+            cpu_enforced: false,
+            cpu_not_enforced: Some("off: alien emulate --cpu-limits"),
+            ..enforcement
+        };
+        assert!(
+            cpu_off
+                .to_string()
+                .contains("cpu 0.072 vCPU not enforced (off: alien emulate --cpu-limits)"),
+            "{cpu_off}"
         );
     }
 }

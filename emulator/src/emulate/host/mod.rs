@@ -20,6 +20,7 @@ pub mod env;
 pub mod error;
 mod grpc;
 pub mod limits;
+mod logs;
 pub mod process;
 mod scratch;
 mod supervisor;

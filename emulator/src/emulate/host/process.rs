@@ -21,12 +21,13 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, BufReader},
     process::{Child, Command},
-    sync::{mpsc, watch},
+    sync::watch,
 };
 
 use super::limits::{Confinement, OutOfMemory};
+use super::logs::pump;
+pub use super::logs::{LogLine, LogSink, LogStream};
 use crate::emulate::processes::{ProcessHook, ProcessNote};
 
 /// How to start the app: the worker's command line, working directory and the caller's env
@@ -79,66 +80,6 @@ impl ProcessSpec {
     }
 }
 
-/// Which pipe a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-}
-
-/// One line of app output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub worker: String,
-    pub stream: LogStream,
-    /// The line without its line ending (invalid UTF-8 replaced).
-    pub line: String,
-}
-
-impl LogLine {
-    /// `[worker] line`, the way the emulator prints app output.
-    pub fn prefixed(&self) -> String {
-        format!("[{}] {}", self.worker, self.line)
-    }
-}
-
-/// Where app output goes. The default prints prefixed lines to the emulator's stderr.
-#[derive(Clone)]
-pub struct LogSink(Arc<dyn Fn(LogLine) + Send + Sync>);
-
-impl LogSink {
-    pub fn stderr() -> Self {
-        Self::from_fn(|line| eprintln!("{}", line.prefixed()))
-    }
-
-    /// Sends every line to `tx`; lines are dropped once the receiver is gone.
-    pub fn channel(tx: mpsc::UnboundedSender<LogLine>) -> Self {
-        Self::from_fn(move |line| {
-            let _ = tx.send(line);
-        })
-    }
-
-    pub fn from_fn(f: impl Fn(LogLine) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(f))
-    }
-
-    fn emit(&self, line: LogLine) {
-        (self.0)(line)
-    }
-}
-
-impl Default for LogSink {
-    fn default() -> Self {
-        Self::stderr()
-    }
-}
-
-impl fmt::Debug for LogSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LogSink")
-    }
-}
-
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessExit {
@@ -182,7 +123,7 @@ pub enum GroupSignal {
 }
 
 /// How many recent output lines are kept for error messages.
-const RECENT_LINES: usize = 20;
+pub(super) const RECENT_LINES: usize = 20;
 /// How long to wait for the pipes to drain after the process exited.
 const PIPE_DRAIN: Duration = Duration::from_secs(1);
 
@@ -464,44 +405,6 @@ fn signal_group(pid: u32, signal: GroupSignal) {
     let _ = kill_process_group(pid, signal);
 }
 
-fn pump(
-    pipe: impl AsyncRead + Unpin + Send + 'static,
-    worker: &str,
-    stream: LogStream,
-    sink: &LogSink,
-    recent: &Arc<Mutex<VecDeque<String>>>,
-) -> tokio::task::JoinHandle<()> {
-    let worker = worker.to_string();
-    let sink = sink.clone();
-    let recent = Arc::clone(recent);
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(pipe);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf)
-                        .trim_end_matches(['\n', '\r'])
-                        .to_string();
-                    if let Ok(mut lines) = recent.lock() {
-                        if lines.len() == RECENT_LINES {
-                            lines.pop_front();
-                        }
-                        lines.push_back(line.clone());
-                    }
-                    sink.emit(LogLine {
-                        worker: worker.clone(),
-                        stream,
-                        line,
-                    });
-                }
-            }
-        }
-    })
-}
-
 /// Display helper for a command line in errors.
 pub fn display_command(spec: &ProcessSpec) -> String {
     let mut out = spec.program().display().to_string();
@@ -515,6 +418,7 @@ pub fn display_command(spec: &ProcessSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::mpsc;
 
     #[test]
     fn relative_commands_resolve_against_cwd() {

@@ -141,6 +141,9 @@ async fn start_worker(
     let mut detail = http_port
         .map(|p| format!("app port {p}"))
         .unwrap_or_else(|| "no HTTP server".into());
+    if let Some(limits) = host.enforcement() {
+        detail = format!("{detail} · {limits}");
+    }
     let mut gateway_addr = None;
     if worker.is_public() {
         let limits = GatewayLimits::from_profile(&plan.profile, &worker);
@@ -189,9 +192,7 @@ async fn start_worker(
 /// test of a small function in real time.
 fn instance_limits(plan: &Plan, worker: &crate::stack::Worker) -> Option<InstanceLimits> {
     let mut limits = InstanceLimits::for_worker(&plan.profile.worker.limits, worker.memory_mb)?;
-    if !plan.options.cpu_limits {
-        limits.millicpus = None;
-    }
+    limits.enforce_cpu = plan.options.cpu_limits;
     Some(limits)
 }
 
