@@ -103,6 +103,9 @@ async fn emulate(
     // second, the real-time driver never runs a timer of its own between two steps of a
     // jump (an attempt it handed out there would not be waited for, and would time out).
     settings.time_scale = FROZEN_TIME_SCALE;
+    // One instance: a duplicate then runs after its original, so a difference in the app's
+    // resources comes from the second delivery, not from two instances racing on one key.
+    settings.max_instances = 1;
     let emulator = match Emulator::start(settings, progress).await {
         Ok(emulator) => emulator,
         Err(EmulateError::Preflight(report)) => return Err(IdempotencyError::Refused(report)),

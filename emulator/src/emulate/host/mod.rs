@@ -301,11 +301,11 @@ impl WorkerHost {
     }
 
     /// A crash, on purpose (the `handler_crash` fault): SIGKILL to the running app's
-    /// process group; the supervisor sees an unexpected exit and restarts it.
-    pub fn kill_process(&self) {
-        if let Some(generation) = self.inner.current() {
-            generation.process.signal(process::GroupSignal::Kill);
-        }
+    /// process group; the supervisor sees an unexpected exit and restarts it. Returns once the
+    /// supervisor has seen the exit, so a stop that follows (the engine stopping the crashed
+    /// instance) cannot be taken for its cause.
+    pub async fn kill_process(&self) {
+        self.inner.crash().await;
     }
 
     /// Starts the app again if it is parked; the time the start took, if it was.

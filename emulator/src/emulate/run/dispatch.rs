@@ -71,7 +71,7 @@ async fn attempt(host: &WorkerHost, dispatch: &Dispatch) -> TaskOutcome {
     if dispatch.crash {
         // A scaled-to-zero app is started first: the attempt reaches a process.
         let _ = host.unpark().await;
-        host.kill_process();
+        host.kill_process().await;
         TaskOutcome::Crashed
     } else {
         host.deliver(&dispatch.event, dispatch.timeout + Duration::from_secs(1))

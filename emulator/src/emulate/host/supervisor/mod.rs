@@ -439,6 +439,19 @@ impl Inner {
         Ok(())
     }
 
+    /// SIGKILL to the current generation's process group; waits (up to [`KILL_WAIT`]) until
+    /// the monitor has moved off that generation, having seen an exit it did not ask for.
+    pub async fn crash(&self) {
+        let Some(generation) = self.current() else {
+            return;
+        };
+        let mut state = self.state.subscribe();
+        generation.process.signal(GroupSignal::Kill);
+        let moved_off = state
+            .wait_for(|s| !matches!(s, State::Ready(current) if Arc::ptr_eq(current, &generation)));
+        let _ = tokio::time::timeout(KILL_WAIT, moved_off).await;
+    }
+
     /// Moves the state off `generation` (to `next`) if it is still the current one.
     fn leave(&self, generation: &Arc<Generation>, next: State) {
         self.state.send_if_modified(|state| match state {
@@ -483,7 +496,7 @@ mod tests {
             }
         );
 
-        host.kill_process();
+        host.kill_process().await;
         assert_eq!(
             next_note(&mut notes).await,
             ProcessNote::Exited { pid: first }
