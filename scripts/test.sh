@@ -45,6 +45,10 @@ ALIEN_AZURITE_URL="$azurite_url/devstoreaccount1"
 export ALIEN_MOTO_URL ALIEN_LOCALSTACK_URL ALIEN_PUBSUB_EMULATOR_URL ALIEN_FAKE_GCS_URL \
   ALIEN_AZURITE_URL
 
+# The workspace's own target dir, said out loud: the test harness (alien_emulator::harness) builds
+# the fixture app in-process with cargo, which then finds it built above instead of building it
+# again from scratch in the fixture's own target dir.
+export CARGO_TARGET_DIR="$PWD/target"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast
 else
