@@ -8,215 +8,21 @@
 //! several minutes (alien-sdk pulls turso and tonic). A failed build fails every test here.
 #![cfg(unix)]
 
+mod fixture_host;
+
 use std::{
     collections::BTreeMap,
-    path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::OnceLock,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use alien_emulator::emulate::host::{
-    HostConfig, HostEvent, LogLine, LogSink, ProcessSpec, RegisteredHandler, RestartReason,
-    TaskOutcome, WorkerEvent, WorkerHost,
-};
+use alien_emulator::emulate::host::{HostEvent, RegisteredHandler, RestartReason, TaskOutcome};
 use alien_emulator::engine::{
     CommandEvent, CronEvent, Event, HttpRequest, QueueMessage, StorageEvent,
 };
 use alien_providers::Payload;
+use fixture_host::{BOUND, HostedApp};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-
-/// Upper bound for any single wait in these tests.
-const BOUND: Duration = Duration::from_secs(60);
-/// Upper bound for building the fixture (a cold build is ~7 min on 2 cores).
-const BUILD_BOUND: Duration = Duration::from_secs(40 * 60);
-const TASK_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("emulator/ has a parent")
-        .to_path_buf()
-}
-
-/// Builds the fixture app once per test binary and returns its path.
-fn fixture_app() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(build_fixture)
-        .clone()
-        .unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn build_fixture() -> Result<PathBuf, String> {
-    let root = repo_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let manifest = root.join("tests/fixtures/worker-app/Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // One log per test process: nextest runs each test in its own process.
-    let log = target.join(format!("worker-app-build-{}.log", std::process::id()));
-    std::fs::create_dir_all(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
-    let log_file =
-        std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
-    let started = Instant::now();
-    let mut command = Command::new(&cargo);
-    command
-        .args(["build", "--locked", "--manifest-path"])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", &target);
-    // Variables cargo sets for this test process would leak into the fixture's build and
-    // make dependency build scripts that watch them (ring watches CARGO_MANIFEST_DIR)
-    // rebuild, so a shell `cargo build` and this one would keep invalidating each other.
-    alien_emulator::emulate::config::scrub_crate_env(&mut command);
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .map_err(|e| format!("cannot run {cargo:?} to build the worker-app fixture: {e}"))?;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > BUILD_BOUND => {
-                let _ = child.kill();
-                return Err(format!(
-                    "building the worker-app fixture took more than {BUILD_BOUND:?}; log: {}",
-                    log.display()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(250)),
-            Err(e) => return Err(format!("waiting for cargo: {e}")),
-        }
-    };
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    if status.success() {
-        let _ = std::fs::remove_file(&log);
-    } else {
-        let tail: Vec<_> = output.lines().rev().take(40).collect();
-        let tail: Vec<_> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "building the worker-app fixture failed ({status}); is protoc installed \
-             (scripts/install-protoc.sh)? Last lines of {}:\n{}",
-            log.display(),
-            tail.join("\n")
-        ));
-    }
-    eprintln!("worker-app fixture built in {:.1?}", started.elapsed());
-    let binary = target.join("debug/worker-app");
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(format!("fixture built but {} is missing", binary.display()))
-    }
-}
-
-struct Harness {
-    host: WorkerHost,
-    logs: mpsc::UnboundedReceiver<LogLine>,
-    events: mpsc::UnboundedReceiver<WorkerEvent>,
-    http: reqwest::Client,
-}
-
-impl Harness {
-    async fn start(worker: &str, env: BTreeMap<String, String>) -> Self {
-        let app = tokio::task::spawn_blocking(fixture_app)
-            .await
-            .expect("fixture build task");
-        let (log_tx, logs) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
-        let mut process = ProcessSpec::new(app);
-        process.env = env;
-        let mut config = HostConfig::new(worker, process);
-        config.log_sink = LogSink::channel(log_tx);
-        config.events = Some(event_tx);
-        config.stop_grace = Duration::from_secs(5);
-        let host = tokio::time::timeout(BOUND, WorkerHost::start(config))
-            .await
-            .expect("start in time")
-            .unwrap_or_else(|error| panic!("start failed: {error}"));
-        Self {
-            host,
-            logs,
-            events,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn url(&self, path: &str) -> String {
-        let port = self.host.http_port().await.expect("app registered a port");
-        format!("http://127.0.0.1:{port}{path}")
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = tokio::time::timeout(BOUND, self.http.get(self.url(path).await).send())
-            .await
-            .expect("HTTP in time")
-            .expect("HTTP response");
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("body"))
-    }
-
-    async fn put(&self, path: &str, body: &'static str) -> u16 {
-        tokio::time::timeout(BOUND, self.http.put(self.url(path).await).body(body).send())
-            .await
-            .expect("HTTP in time")
-            .expect("HTTP response")
-            .status()
-            .as_u16()
-    }
-
-    async fn deliver(&self, event: &Event) -> TaskOutcome {
-        tokio::time::timeout(BOUND, self.host.deliver(event, TASK_TIMEOUT))
-            .await
-            .expect("delivery returns in time")
-    }
-
-    /// Waits for an app output line starting with `prefix`.
-    async fn line(&mut self, prefix: &str) -> String {
-        let mut seen = Vec::new();
-        let found = tokio::time::timeout(BOUND, async {
-            while let Some(line) = self.logs.recv().await {
-                if line.line.starts_with(prefix) {
-                    return Some(line.line);
-                }
-                seen.push(line.line);
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!("no output line starting with {prefix:?}; saw {seen:?}"),
-        }
-    }
-
-    /// Waits for a host event matching `wanted`, returning the events before it too.
-    async fn event(&mut self, wanted: impl Fn(&HostEvent) -> bool) -> Vec<HostEvent> {
-        let mut seen = Vec::new();
-        let found = tokio::time::timeout(BOUND, async {
-            while let Some(event) = self.events.recv().await {
-                let done = wanted(&event.event);
-                seen.push(event.event);
-                if done {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert!(matches!(found, Ok(true)), "event not seen; saw {seen:?}");
-        seen
-    }
-
-    async fn stop(&self) {
-        tokio::time::timeout(BOUND, self.host.stop(Duration::from_secs(5)))
-            .await
-            .expect("stop in time")
-            .expect("stop succeeds");
-    }
-}
 
 fn queue(payload: Value) -> Event {
     Event::Queue(QueueMessage {
@@ -255,7 +61,7 @@ fn pid_alive(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_http_and_answers_every_task_kind() {
-    let mut h = Harness::start("processor", BTreeMap::new()).await;
+    let mut h = HostedApp::start("processor", |_| {}).await;
     let pid = h.host.pid().expect("running");
     let started = h.event(|e| matches!(e, HostEvent::Started { .. })).await;
     assert!(
@@ -446,7 +252,7 @@ async fn kv_and_storage_bindings_work_from_env() {
             dir.path().join("state").display().to_string(),
         ),
     ]);
-    let h = Harness::start("processor", env).await;
+    let h = HostedApp::start("processor", |config| config.process.env = env).await;
 
     assert_eq!(h.put("/kv/greeting", "hello-kv").await, 204);
     assert_eq!(h.get("/kv/greeting").await, (200, "hello-kv".to_string()));
@@ -470,7 +276,7 @@ async fn kv_and_storage_bindings_work_from_env() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_timeout_restarts_the_app_with_a_fresh_server() {
-    let mut h = Harness::start("slow", BTreeMap::new()).await;
+    let mut h = HostedApp::start("slow", |_| {}).await;
     h.event(|e| matches!(e, HostEvent::Started { .. })).await;
     let old_pid = h.host.pid().expect("running");
     let old_address = h.host.grpc_address().expect("running");
@@ -511,7 +317,7 @@ async fn a_task_timeout_restarts_the_app_with_a_fresh_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_restarts_a_killed_app() {
-    let mut h = Harness::start("fragile", BTreeMap::new()).await;
+    let mut h = HostedApp::start("fragile", |_| {}).await;
     h.event(|e| matches!(e, HostEvent::Started { .. })).await;
     let old_pid = h.host.pid().expect("running");
 
