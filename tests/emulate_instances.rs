@@ -16,7 +16,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{Emulate, advance, build_fixture, client, events, on, start_stack_logged, wait_trace};
+use common::{
+    Emulate, advance, build_fixture, client, detail, events, on, send_to, start_stack_logged,
+    wait_trace,
+};
 use serde_json::{Value, json};
 
 const STACK: &str = "tests/fixtures/stacks/instances";
@@ -29,27 +32,6 @@ fn start(state: &Path) -> Emulate {
         state,
         &["--max-instances", "2", "--cold-start", "off"],
     )
-}
-
-fn send_to(e: &Emulate, queue: &str, body: Value) -> String {
-    let r = client()
-        .post(format!("{}/queues/{queue}/messages", e.control))
-        .json(&json!({ "json": body }))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "send: {}", r.status());
-    r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn detail<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
-    event["detail"]
-        .as_array()?
-        .iter()
-        .find(|pair| pair[0] == key)
-        .and_then(|pair| pair[1].as_str())
 }
 
 /// The instance each delivery of message `id` went to.

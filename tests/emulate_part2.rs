@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{
-    Emulate, advance, build_fixture, client, events, on, repo, send, start_stack, trace, wait_trace,
+    Emulate, advance, build_fixture, client, detail, events, on, repo, send, start_stack, status,
+    trace, wait_trace,
 };
 use serde_json::{Value, json};
 
@@ -102,14 +103,6 @@ fn ctl(e: &Emulate, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn detail<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
-    event["detail"]
-        .as_array()?
-        .iter()
-        .find(|pair| pair[0] == key)
-        .and_then(|pair| pair[1].as_str())
-}
-
 /// Prints the daemon's trace lines (the closing note shows them).
 fn print_daemon_trace(t: &[Value]) {
     for e in t.iter().filter(|e| e["resource"] == "agent") {
@@ -167,12 +160,7 @@ fn daemon_crashes_and_restarts_with_the_local_back_off() {
     wait_trace(&e, "the daemon up again", |t| {
         on(t, "daemon_started", "agent").len() == 6
     });
-    let status: Value = client()
-        .get(format!("{}/status", e.control))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let status = status(&e);
     assert_eq!(status["daemons"][0]["daemonName"], "agent");
     assert_eq!(status["daemons"][0]["running"], true);
 

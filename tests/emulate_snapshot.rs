@@ -17,23 +17,10 @@ mod common;
 use std::path::Path;
 
 use alien_emulator::harness::Harness;
-use common::{Emulate, advance, alien, client, ctl, start_stack};
+use common::{Emulate, advance, alien, ctl, now, send_to, start_stack};
 use serde_json::{Value, json};
 
 const STACK: &str = "tests/fixtures/stacks/emulate-state";
-
-fn send_backlog(e: &Emulate, n: u64) -> String {
-    let r = client()
-        .post(format!("{}/queues/backlog/messages", e.control))
-        .json(&json!({"json": {"n": n}}))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "send: {}", r.status());
-    r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// The ids `backlog` holds, in order.
 fn backlog(e: &Emulate) -> Vec<String> {
@@ -48,16 +35,6 @@ fn backlog(e: &Emulate) -> Vec<String> {
 fn object(e: &Emulate, key: &str) -> Option<Vec<u8>> {
     let (code, out, _) = ctl(e, &["get", "uploads", key]);
     (code == 0).then_some(out)
-}
-
-fn now(e: &Emulate) -> chrono::DateTime<chrono::Utc> {
-    let status: Value = client()
-        .get(format!("{}/status", e.control))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    status["now"].as_str().unwrap().parse().unwrap()
 }
 
 fn put(e: &Emulate, key: &str, body: &str, dir: &Path) {
@@ -84,7 +61,9 @@ fn a_snapshot_is_restored_and_a_fork_diverges() {
     let dir = tempfile::tempdir().unwrap();
     let (state, forked) = (dir.path().join("state"), dir.path().join("forked"));
     let mut e = start_stack(STACK, "aws", &state, &[]);
-    let saved_ids: Vec<String> = (0..3).map(|n| send_backlog(&e, n)).collect();
+    let saved_ids: Vec<String> = (0..3)
+        .map(|n| send_to(&e, "backlog", json!({"n": n})))
+        .collect();
     put(&e, "keep.txt", "saved bytes", dir.path());
     advance(&e, "10m");
     let instant = now(&e);
@@ -125,8 +104,8 @@ fn a_snapshot_is_restored_and_a_fork_diverges() {
     );
 
     // After the snapshot: more messages, the object deleted, time moved on.
-    send_backlog(&e, 3);
-    send_backlog(&e, 4);
+    send_to(&e, "backlog", json!({"n": 3}));
+    send_to(&e, "backlog", json!({"n": 4}));
     let (code, _, err) = ctl(&e, &["delete", "uploads", "keep.txt"]);
     assert_eq!(code, 0, "{err}");
     advance(&e, "1h");
@@ -170,7 +149,7 @@ fn a_snapshot_is_restored_and_a_fork_diverges() {
     assert!(err.contains("is not an empty directory"), "{err}");
     let f = start_stack(STACK, "aws", &forked, &[]);
     assert_eq!(backlog(&f), saved_ids);
-    let only_in_fork = send_backlog(&f, 9);
+    let only_in_fork = send_to(&f, "backlog", json!({"n": 9}));
     let (code, _, err) = ctl(&f, &["delete", "uploads", "keep.txt"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(backlog(&f).len(), 4);

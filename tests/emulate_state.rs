@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    Emulate, advance, alive, client, ctl, events, on, repo, send, start_stack, trace_all,
+    Emulate, advance, alive, client, ctl, events, now, on, repo, send, start_stack, trace_all,
     wait_trace,
 };
 use serde_json::{Value, json};
@@ -33,19 +33,6 @@ fn start(platform: &str, state: &Path) -> Emulate {
 fn kill_9(e: &mut Emulate) {
     e.child.kill().unwrap();
     e.child.wait().unwrap();
-}
-
-fn status(e: &Emulate) -> Value {
-    client()
-        .get(format!("{}/status", e.control))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
-fn now(e: &Emulate) -> chrono::DateTime<chrono::Utc> {
-    status(e)["now"].as_str().unwrap().parse().unwrap()
 }
 
 /// S3's ETag of a single-part object: the MD5 of the bytes, quoted.

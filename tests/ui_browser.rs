@@ -15,11 +15,7 @@ use serde_json::{Value, json};
 
 /// Detail `key` of trace event `e` (details are `[key, value]` pairs).
 fn detail<'a>(e: &'a Value, key: &str) -> &'a str {
-    e["detail"]
-        .as_array()
-        .and_then(|d| d.iter().find(|kv| kv[0] == key))
-        .and_then(|kv| kv[1].as_str())
-        .unwrap_or_else(|| panic!("trace event without detail `{key}`: {e}"))
+    common::detail(e, key).unwrap_or_else(|| panic!("trace event without detail `{key}`: {e}"))
 }
 
 /// The lane of message `subject` on queue `jobs`.

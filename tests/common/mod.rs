@@ -174,8 +174,13 @@ pub fn advance(e: &Emulate, by: &str) {
 
 /// Sends a JSON message to queue `jobs`; returns its id.
 pub fn send(e: &Emulate, body: Value) -> String {
+    send_to(e, "jobs", body)
+}
+
+/// Sends `body` as JSON to `queue` through the control API; the message id.
+pub fn send_to(e: &Emulate, queue: &str, body: Value) -> String {
     let r = client()
-        .post(format!("{}/queues/jobs/messages", e.control))
+        .post(format!("{}/queues/{queue}/messages", e.control))
         .json(&json!({"json": body}))
         .send()
         .unwrap();
@@ -291,4 +296,28 @@ pub fn alive(pid: u32) -> bool {
             Some(state != "Z")
         })
         .unwrap_or(false)
+}
+
+/// `GET /status`.
+pub fn status(e: &Emulate) -> Value {
+    client()
+        .get(format!("{}/status", e.control))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// The engine's virtual now, from `GET /status`.
+pub fn now(e: &Emulate) -> chrono::DateTime<chrono::Utc> {
+    status(e)["now"].as_str().unwrap().parse().unwrap()
+}
+
+/// The value of detail `key` of a trace event.
+pub fn detail<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
+    event["detail"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair[0] == key)
+        .and_then(|pair| pair[1].as_str())
 }
