@@ -2,9 +2,9 @@
 //! Local catches up once after downtime; Dapr cron fires per replica, nothing while scaled to
 //! zero) and §13 item 6.
 
-use super::{assert_none, run, trace, violations};
+use super::{Line, assert_none, run, trace, violations};
 use crate::chaos::invariants::Severity;
-use crate::engine::{FaultKind, Kind};
+use crate::engine::{FaultKind, Kind, TraceEvent};
 use crate::platform::Platform;
 
 const NAME: &str = "cron-slot-once";
@@ -48,25 +48,25 @@ fn the_double_fire_fault_explains_each_extra_fire() {
 
 const SLOT: &str = "2026-01-05T01:00:00Z";
 
+/// Fires of `name` (trigger `hourly`) for [`SLOT`] at +1 h, one per `why` (`schedule` or
+/// `manual`).
+fn fires(name: &str, whys: &[&str]) -> Vec<TraceEvent> {
+    let details: Vec<[(&str, &str); 3]> = whys
+        .iter()
+        .map(|&why| [("slot", SLOT), ("to", "hourly"), ("why", why)])
+        .collect();
+    let lines: Vec<Line<'_>> = details
+        .iter()
+        .map(|detail| ("1h", Kind::CronFired, "hourly", Some(name), &detail[..]))
+        .collect();
+    trace(&lines)
+}
+
 #[test]
 fn a_second_fire_of_a_slot_without_the_fault_is_a_violation() {
     let name = "arn:aws:events:us-east-1:000000000000:rule/hourly-hourly-cron-0";
-    let run = run("cron-catch-up-after-downtime", Platform::Aws, 1).with_trace(trace(&[
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "schedule")],
-        ),
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "schedule")],
-        ),
-    ]));
+    let run = run("cron-catch-up-after-downtime", Platform::Aws, 1)
+        .with_trace(fires(name, &["schedule", "schedule"]));
     let findings = run.findings(NAME, false);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].severity, Severity::Violation);
@@ -79,44 +79,15 @@ fn a_second_fire_of_a_slot_without_the_fault_is_a_violation() {
         findings[0].detail
     );
     // A manual fire at the same time is the user's, not the schedule's.
-    let manual = run.with_trace(trace(&[
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "schedule")],
-        ),
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "manual")],
-        ),
-    ]));
+    let manual = run.with_trace(fires(name, &["schedule", "manual"]));
     assert_none(&manual.findings(NAME, false), "manual fire");
 }
 
 #[test]
 fn azure_fires_once_per_replica_as_a_warning() {
     let name = "cron-hourly-hourly-0";
-    let run = run("cron-catch-up-after-downtime", Platform::Azure, 1).with_trace(trace(&[
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "schedule")],
-        ),
-        (
-            "1h",
-            Kind::CronFired,
-            "hourly",
-            Some(name),
-            &[("slot", SLOT), ("to", "hourly"), ("why", "schedule")],
-        ),
-    ]));
+    let run = run("cron-catch-up-after-downtime", Platform::Azure, 1)
+        .with_trace(fires(name, &["schedule", "schedule"]));
     let findings = run.findings(NAME, false);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].severity, Severity::Warning);

@@ -3,9 +3,18 @@
 //! and upstream-runtime-and-bindings.md §4.2 (MAX_RETRIES 10, delay 2^attempt s); kubelet
 //! CrashLoopBackOff (10 s doubling to 5 min, reset after 10 min running).
 
-use super::{assert_none, run, trace};
-use crate::engine::Kind;
+use super::{Line, assert_none, run, trace};
+use crate::engine::{Kind, TraceEvent};
 use crate::platform::Platform;
+
+/// A trace of daemon `agent`: (offset, kind, detail) per event.
+fn agent(lines: &[(&str, Kind, &[(&str, &str)])]) -> Vec<TraceEvent> {
+    let lines: Vec<Line<'_>> = lines
+        .iter()
+        .map(|&(at, kind, detail)| (at, kind, "agent", None, detail))
+        .collect();
+    trace(&lines)
+}
 
 const NAME: &str = "daemon-restart-policy";
 
@@ -35,49 +44,21 @@ fn restarts_follow_the_local_and_kubernetes_policies() {
 
 #[test]
 fn a_wrong_back_off_is_a_violation() {
-    let run = run("daemon-failed-starts", Platform::Local, 1).with_trace(trace(&[
-        (
-            "0s",
-            Kind::DaemonStarted,
-            "agent",
-            None,
-            &[("restarts", "0")],
-        ),
+    let run = run("daemon-failed-starts", Platform::Local, 1).with_trace(agent(&[
+        ("0s", Kind::DaemonStarted, &[("restarts", "0")]),
         (
             "10ms",
             Kind::DaemonExited,
-            "agent",
-            None,
             &[("code", "1"), ("ran", "10ms")],
         ),
-        (
-            "10ms",
-            Kind::DaemonRestartScheduled,
-            "agent",
-            None,
-            &[("in", "2s")],
-        ),
-        (
-            "2010ms",
-            Kind::DaemonStarted,
-            "agent",
-            None,
-            &[("restarts", "1")],
-        ),
+        ("10ms", Kind::DaemonRestartScheduled, &[("in", "2s")]),
+        ("2010ms", Kind::DaemonStarted, &[("restarts", "1")]),
         (
             "2020ms",
             Kind::DaemonExited,
-            "agent",
-            None,
             &[("code", "1"), ("ran", "10ms")],
         ),
-        (
-            "2020ms",
-            Kind::DaemonRestartScheduled,
-            "agent",
-            None,
-            &[("in", "2s")],
-        ),
+        ("2020ms", Kind::DaemonRestartScheduled, &[("in", "2s")]),
     ]));
     let findings = run.findings(NAME, false);
     assert_eq!(findings.len(), 1, "{findings:#?}");
@@ -98,13 +79,7 @@ fn a_start_after_giving_up_is_a_violation() {
     // daemon-failed-starts.toml on Local gives up at +00:34:06.110; then a start appears.
     let real = run("daemon-failed-starts", Platform::Local, 1);
     let mut events = real.trace.clone();
-    let mut start = trace(&[(
-        "1h",
-        Kind::DaemonStarted,
-        "agent",
-        None,
-        &[("restarts", "11")],
-    )]);
+    let mut start = agent(&[("1h", Kind::DaemonStarted, &[("restarts", "11")])]);
     start[0].seq = events.len() as u64;
     events.append(&mut start);
     let run = real.with_trace(events);
@@ -119,35 +94,19 @@ fn a_start_after_giving_up_is_a_violation() {
 
 #[test]
 fn a_restart_after_a_stop_is_a_violation() {
-    let run = run("daemon-stop-clean", Platform::Kubernetes, 1).with_trace(trace(&[
-        (
-            "0s",
-            Kind::DaemonStarted,
-            "agent",
-            None,
-            &[("restarts", "0")],
-        ),
+    let run = run("daemon-stop-clean", Platform::Kubernetes, 1).with_trace(agent(&[
+        ("0s", Kind::DaemonStarted, &[("restarts", "0")]),
         (
             "1m",
             Kind::DaemonSigterm,
-            "agent",
-            None,
             &[("why", "stop"), ("grace", "30s")],
         ),
         (
             "62s",
             Kind::DaemonExited,
-            "agent",
-            None,
             &[("code", "143"), ("ran", "1m2s")],
         ),
-        (
-            "62s",
-            Kind::DaemonRestartScheduled,
-            "agent",
-            None,
-            &[("in", "10s")],
-        ),
+        ("62s", Kind::DaemonRestartScheduled, &[("in", "10s")]),
     ]));
     let findings = run.findings(NAME, false);
     assert_eq!(findings.len(), 1, "{findings:#?}");
@@ -161,49 +120,17 @@ fn a_restart_after_a_stop_is_a_violation() {
 #[test]
 fn crash_loop_back_off_resets_after_ten_minutes_running() {
     let lines = |second_delay: &'static str| {
-        trace(&[
-            (
-                "0s",
-                Kind::DaemonStarted,
-                "agent",
-                None,
-                &[("restarts", "0")],
-            ),
-            (
-                "1m",
-                Kind::DaemonExited,
-                "agent",
-                None,
-                &[("code", "137"), ("ran", "1m")],
-            ),
-            (
-                "1m",
-                Kind::DaemonRestartScheduled,
-                "agent",
-                None,
-                &[("in", "10s")],
-            ),
-            (
-                "70s",
-                Kind::DaemonStarted,
-                "agent",
-                None,
-                &[("restarts", "1")],
-            ),
+        agent(&[
+            ("0s", Kind::DaemonStarted, &[("restarts", "0")]),
+            ("1m", Kind::DaemonExited, &[("code", "137"), ("ran", "1m")]),
+            ("1m", Kind::DaemonRestartScheduled, &[("in", "10s")]),
+            ("70s", Kind::DaemonStarted, &[("restarts", "1")]),
             (
                 "1h",
                 Kind::DaemonExited,
-                "agent",
-                None,
                 &[("code", "137"), ("ran", "58m50s")],
             ),
-            (
-                "1h",
-                Kind::DaemonRestartScheduled,
-                "agent",
-                None,
-                &[("in", second_delay)],
-            ),
+            ("1h", Kind::DaemonRestartScheduled, &[("in", second_delay)]),
         ])
     };
     let ok = run("daemon-crash-restart", Platform::Kubernetes, 1).with_trace(lines("10s"));
