@@ -44,8 +44,11 @@ pub const DEFAULT_WORKER_TIMEOUT_SECONDS: u32 = 180;
 /// How to host one worker.
 #[derive(Clone)]
 pub struct HostConfig {
-    /// Worker id: `ALIEN_CURRENT_WORKER_BINDING_NAME`, the log prefix and the name in errors.
+    /// Worker id: `ALIEN_CURRENT_WORKER_BINDING_NAME` of every instance.
     pub worker: String,
+    /// Which of the worker's instances this process is (1 for the one started at launch);
+    /// with the worker id it names the process in logs, errors and events ([`HostConfig::name`]).
+    pub instance: u32,
     /// The app's command line; `process.env` carries the caller's env (the
     /// `ALIEN_<NAME>_BINDING` JSON values and the worker's `environment`).
     pub process: ProcessSpec,
@@ -78,6 +81,7 @@ impl HostConfig {
     pub fn new(worker: impl Into<String>, process: ProcessSpec) -> Self {
         Self {
             worker: worker.into(),
+            instance: 1,
             process,
             transport: "local".to_string(),
             timeout_seconds: DEFAULT_WORKER_TIMEOUT_SECONDS,
@@ -92,6 +96,16 @@ impl HostConfig {
         }
     }
 
+    /// The process's name in logs and errors: the worker id for instance 1, `worker#N` for
+    /// instance N.
+    pub fn name(&self) -> String {
+        if self.instance == 1 {
+            self.worker.clone()
+        } else {
+            format!("{}#{}", self.worker, self.instance)
+        }
+    }
+
     /// How long a delivery waits for a (re)starting app before giving up.
     fn ready_wait(&self) -> Duration {
         self.http_register_timeout + self.subscriber_timeout + Duration::from_secs(10)
@@ -102,6 +116,7 @@ impl fmt::Debug for HostConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostConfig")
             .field("worker", &self.worker)
+            .field("instance", &self.instance)
             .field("process", &self.process)
             .field("transport", &self.transport)
             .field("timeout_seconds", &self.timeout_seconds)
@@ -163,6 +178,8 @@ pub enum HostEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerEvent {
     pub worker: String,
+    /// The instance whose process it is about ([`HostConfig::instance`]).
+    pub instance: u32,
     pub event: HostEvent,
 }
 
@@ -329,5 +346,22 @@ impl WorkerHost {
 impl Drop for WorkerHost {
     fn drop(&mut self) {
         self.inner.kill_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instance keeps the worker's own binding name; only its process name differs.
+    #[test]
+    fn an_instance_is_named_after_its_worker() {
+        let mut config = HostConfig::new("api", ProcessSpec::new("app"));
+        assert_eq!(config.name(), "api");
+        config.instance = 3;
+        assert_eq!(
+            (config.worker.as_str(), config.name().as_str()),
+            ("api", "api#3")
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use super::dispatch::{Targets, stop_instances};
-use super::pool::split_instance_name;
+use super::pool::FIRST_INSTANCE;
 use crate::emulate::gateway::UpstreamPort;
 use crate::emulate::host::{HostEvent, WorkerEvent};
 use crate::emulate::processes::{ProcessHook, ProcessNote};
@@ -40,7 +40,7 @@ pub(super) async fn follow_processes(
     mut events: mpsc::UnboundedReceiver<WorkerEvent>,
 ) {
     while let Some(event) = events.recv().await {
-        let (worker, instance) = split_instance_name(&event.worker);
+        let (worker, instance) = (event.worker.as_str(), event.instance);
         engine.record(|sim| match &event.event {
             HostEvent::Started { pid, .. } => sim.note_process_started(worker, instance, *pid),
             HostEvent::Exited {
@@ -55,12 +55,14 @@ pub(super) async fn follow_processes(
             } => sim.note_out_of_memory(worker, instance, *pid, error_type, message),
             _ => {}
         });
+        // The gateway proxies to instance 1 (emulate/run/pool.rs).
         if let (
             HostEvent::Started {
                 http_port: Some(p), ..
             },
+            FIRST_INSTANCE,
             Some(upstream),
-        ) = (&event.event, upstreams.get(&event.worker))
+        ) = (&event.event, instance, upstreams.get(worker))
         {
             upstream.set(*p);
         }

@@ -5,7 +5,7 @@
 //! Instance 1 is the process started at launch. It also serves the worker's HTTP (the gateway
 //! proxies to the port it registered), so it is parked rather than dropped when stopped, and a
 //! request or the next attempt given to it starts it again. Every other instance is a process
-//! of its own, logged and traced as `worker#N`.
+//! of its own, logged as `worker#N`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -48,7 +48,7 @@ impl WorkerPool {
         let host = slot
             .get_or_try_init(|| async {
                 let mut config = self.template.clone();
-                config.worker = instance_name(&self.template.worker, n);
+                config.instance = n;
                 WorkerHost::start(config).await.map(Arc::new)
             })
             .await?;
@@ -86,35 +86,5 @@ impl WorkerPool {
         for host in others.iter().filter_map(|s| s.get()) {
             let _ = host.stop(grace).await;
         }
-    }
-}
-
-/// How instance `n` of `worker` is named in logs and process events: `worker` for the first,
-/// `worker#n` for the others.
-pub(crate) fn instance_name(worker: &str, n: u32) -> String {
-    if n == FIRST_INSTANCE {
-        worker.to_string()
-    } else {
-        format!("{worker}#{n}")
-    }
-}
-
-/// The worker and instance number a process is named for (the inverse of [`instance_name`]).
-pub(crate) fn split_instance_name(name: &str) -> (&str, u32) {
-    name.rsplit_once('#')
-        .and_then(|(worker, n)| Some((worker, n.parse().ok()?)))
-        .unwrap_or((name, FIRST_INSTANCE))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instance_names_round_trip() {
-        for n in [1, 2, 17] {
-            assert_eq!(split_instance_name(&instance_name("api", n)), ("api", n));
-        }
-        assert_eq!(split_instance_name("api"), ("api", 1));
     }
 }

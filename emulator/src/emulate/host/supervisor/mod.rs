@@ -107,14 +107,16 @@ impl Inner {
         }
     }
 
+    /// The process's name in errors, logs and cgroups ([`HostConfig::name`]).
     fn worker(&self) -> String {
-        self.config.worker.clone()
+        self.config.name()
     }
 
     fn emit(&self, event: HostEvent) {
         if let Some(events) = &self.config.events {
             let _ = events.send(WorkerEvent {
-                worker: self.worker(),
+                worker: self.config.worker.clone(),
+                instance: self.config.instance,
                 event,
             });
         }
@@ -134,7 +136,7 @@ impl Inner {
                 .await
                 .ok()?;
         let enforcement = confinement.enforcement().clone();
-        tracing::info!(worker = %self.config.worker, "instance limits: {enforcement}");
+        tracing::info!(worker = %self.worker(), "instance limits: {enforcement}");
         if let Ok(mut slot) = self.enforcement.lock() {
             *slot = Some(enforcement);
         }
@@ -302,7 +304,7 @@ impl Inner {
             child_env.insert("TMPDIR".to_string(), tmpdir);
         }
         let process = AppProcess::spawn_confined(
-            &config.worker,
+            &self.worker(),
             &config.process,
             &child_env,
             &env::inherited_to_remove(),
