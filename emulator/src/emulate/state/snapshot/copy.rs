@@ -28,17 +28,16 @@ impl std::ops::AddAssign for Copied {
 /// Copies the file `from` to `to` and fsyncs the copy; returns its length.
 pub fn file(from: &Path, to: &Path) -> Result<u64, SnapshotError> {
     let bytes = fs::copy(from, to).map_err(io_at(from))?;
-    File::open(to)
-        .and_then(|f| f.sync_all())
-        .map_err(io_at(to))?;
+    sync(to)?;
     Ok(bytes)
 }
 
-/// Fsyncs the directory `dir` (its entries are durable after a rename or a create).
-pub fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_at(dir))
+/// Fsyncs the file or directory at `path` (a directory's entries are durable after a rename
+/// or a create).
+pub fn sync(path: &Path) -> Result<(), SnapshotError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_at(path))
 }
 
 /// Copies the tree `from` into `to` (created), every file and directory fsynced. Staging
@@ -57,7 +56,7 @@ pub fn tree(from: &Path, to: &Path) -> Result<Copied, SnapshotError> {
             copied.files += 1;
         }
     }
-    sync_dir(to)?;
+    sync(to)?;
     Ok(copied)
 }
 

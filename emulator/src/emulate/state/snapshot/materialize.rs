@@ -46,7 +46,7 @@ pub fn fork(state_dir: &Path, name: &str, into: &Path) -> Result<SnapshotInfo, S
         fs::remove_dir(into).map_err(io_at(into))?;
     }
     fs::rename(&staging, into).map_err(io_at(into))?;
-    copy::sync_dir(&parent)?;
+    copy::sync(&parent)?;
     Ok(info)
 }
 
@@ -85,7 +85,7 @@ pub fn restore(state_dir: &Path, name: &str) -> Result<SnapshotInfo, SnapshotErr
             fs::rename(&path, state_dir.join(entry)).map_err(io_at(&path))?;
         }
     }
-    copy::sync_dir(state_dir)?;
+    copy::sync(state_dir)?;
     let _ = fs::remove_dir_all(&aside);
     let _ = fs::remove_dir_all(&staging);
     Ok(info)
@@ -112,10 +112,8 @@ fn build(snapshot: &Path, dir: &Path) -> Result<(), SnapshotError> {
         )
         .map_err(sqlite_at(&db_path))?;
     }
-    fs::File::open(&db_path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_at(&db_path))?;
-    copy::sync_dir(dir)
+    copy::sync(&db_path)?;
+    copy::sync(dir)
 }
 
 /// Copies the child processes recorded in the state file `from` (if it is readable) into

@@ -47,7 +47,7 @@ pub fn take(
     };
     install(&staging, &target, &id)?;
     if fresh_root {
-        copy::sync_dir(state_dir)?;
+        copy::sync(state_dir)?;
     }
     Ok(info)
 }
@@ -79,9 +79,7 @@ fn write(
         )?;
         Figures::read(&db).map_err(sqlite_at(&db_path))?
     };
-    fs::File::open(&db_path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_at(&db_path))?;
+    copy::sync(&db_path)?;
     let db_bytes = fs::metadata(&db_path).map_err(io_at(&db_path))?.len();
     let info = SnapshotInfo {
         name: name.to_string(),
@@ -102,10 +100,8 @@ fn write(
         detail: e.to_string(),
     })?;
     fs::write(&manifest, text).map_err(io_at(&manifest))?;
-    fs::File::open(&manifest)
-        .and_then(|f| f.sync_all())
-        .map_err(io_at(&manifest))?;
-    copy::sync_dir(staging)?;
+    copy::sync(&manifest)?;
+    copy::sync(staging)?;
     Ok(info)
 }
 
@@ -121,7 +117,7 @@ fn install(staging: &Path, target: &Path, id: &str) -> Result<(), SnapshotError>
         fs::rename(target, old).map_err(io_at(target))?;
     }
     fs::rename(staging, target).map_err(io_at(target))?;
-    copy::sync_dir(root)?;
+    copy::sync(root)?;
     if let Some(old) = replaced {
         let _ = fs::remove_dir_all(old);
     }
