@@ -7,8 +7,11 @@ use super::{Line, assert_none, run, trace};
 use crate::engine::{Kind, TraceEvent};
 use crate::platform::Platform;
 
-/// A trace of daemon `agent`: (offset, kind, detail) per event.
-fn agent(lines: &[(&str, Kind, &[(&str, &str)])]) -> Vec<TraceEvent> {
+/// One event of daemon `agent`: offset, kind, detail.
+type AgentLine<'a> = (&'a str, Kind, &'a [(&'a str, &'a str)]);
+
+/// A trace of daemon `agent`.
+fn agent(lines: &[AgentLine<'_>]) -> Vec<TraceEvent> {
     let lines: Vec<Line<'_>> = lines
         .iter()
         .map(|&(at, kind, detail)| (at, kind, "agent", None, detail))
